@@ -1,0 +1,1 @@
+"""Instructor material: the nbgrader course folder and the loader of the reference solution."""
