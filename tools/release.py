@@ -25,16 +25,25 @@ def nbgrader_command(*arguments):
     return [str(bin_dir / "nbgrader"), *arguments], env
 
 
+def prepare_course(course):
+    """Copy the config and the source notebook into the empty folder `course` and run generate_assignment there.
+
+    Returns:
+    path -- the student notebook, `course/release/ResNet50/ResNet50.ipynb`; `course/gradebook.db` then knows the
+            assignment, its grade cells and the checksums of its locked cells, as autograding needs
+    """
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    shutil.copytree(COURSE / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
+    command, env = nbgrader_command("generate_assignment", ASSIGNMENT, "--force",
+                                    f"--CourseDirectory.root={course}", "--log-level=WARN")
+    subprocess.run(command, cwd=course, env=env, check=True)
+    return course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
 def generate_student_notebook():
     """Run nbgrader's generate_assignment on a copy of the course folder and return the student notebook's text."""
     with tempfile.TemporaryDirectory() as work:
-        course = Path(work)
-        shutil.copy(COURSE / "nbgrader_config.py", course)
-        shutil.copytree(COURSE / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
-        command, env = nbgrader_command("generate_assignment", ASSIGNMENT, "--force",
-                                        f"--CourseDirectory.root={course}", "--log-level=WARN")
-        subprocess.run(command, cwd=course, env=env, check=True)
-        return (course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+        return prepare_course(Path(work)).read_text()
 
 
 def main():
