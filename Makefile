@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 SUBMISSIONS ?= instructor/submitted
 WORKERS ?= 2
+# Seconds one notebook cell may run while autograding; empty keeps instructor/nbgrader_config.py's limit.
+TIMEOUT ?=
 
 .PHONY: test run notebook data references figures release autograde bench feedback-report clean
 
@@ -48,7 +50,7 @@ release: $(STAMP)
 
 ## autograde: grade SUBMISSIONS/<student>.ipynb into outputs/grades.csv and outputs/feedback/
 autograde: $(STAMP)
-	$(PY) tools/autograde.py "$(SUBMISSIONS)" --workers $(WORKERS)
+	$(PY) tools/autograde.py "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 ## bench: train with the notebook's recipe against keras.applications.ResNet50, write outputs/bench.json
 bench: data
