@@ -2,7 +2,8 @@
 
 The notebook runs from the repository root, so it reads `datasets/`, `images/` and `outputs/references/` and writes
 the trained model to `outputs/resnet50_signs.keras`. The executed copy, with all outputs and plots, is saved as
-`outputs/ResNet50.executed.ipynb`. Each cell's progress is printed as it finishes.
+`outputs/ResNet50.executed.ipynb`, with its image links pointing back to `images/` from there. Each cell's
+progress is printed as it finishes.
 """
 import argparse
 import os
@@ -22,6 +23,14 @@ EXECUTED_NOTEBOOK = REPO / "outputs" / "ResNet50.executed.ipynb"
 def first_line(cell):
     line = next((line for line in cell.source.splitlines() if line.strip()), "")
     return line[:70]
+
+
+def link_images_from(notebook, folder):
+    """Rewrite markdown links to `images/...` so they resolve from `folder`, where the executed copy is saved."""
+    prefix = os.path.relpath(REPO / "images", folder).replace(os.sep, "/")
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace("](images/", f"]({prefix}/").replace('src="images/', f'src="{prefix}/')
 
 
 def execute(notebook_path, output_path, cell_timeout):
@@ -45,6 +54,7 @@ def execute(notebook_path, output_path, cell_timeout):
     try:
         client.execute()
     finally:
+        link_images_from(notebook, output_path.parent)
         nbformat.write(notebook, output_path)
         print(f"wrote {output_path.relative_to(REPO)} after {time.monotonic() - started:.0f} s")
 
