@@ -56,7 +56,7 @@ def execute(notebook_path, output_path, cell_timeout):
     finally:
         link_images_from(notebook, output_path.parent)
         nbformat.write(notebook, output_path)
-        print(f"wrote {output_path.relative_to(REPO)} after {time.monotonic() - started:.0f} s")
+        print(f"wrote {output_path} after {time.monotonic() - started:.0f} s")
 
 
 def main():
