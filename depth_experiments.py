@@ -218,12 +218,12 @@ def relative_change(before, after):
 
 
 def vanishing_gradient_experiment(depth=12, steps=30, learning_rate=0.05, image_size=16, width=16, count=128,
-                                  seed=0, verbose=True):
+                                  seed=0, verbose=True, run_eagerly=False):
     """Experiment A: per-layer gradients of a plain and a residual sigmoid stack, before and after training.
 
     Both networks get the same `count` SIGNS images, the same initial weights and `steps` full-batch steps of
     plain gradient descent (SGD), in which every kernel moves by learning_rate x its gradient, so a layer with a
-    tiny gradient barely moves.
+    tiny gradient barely moves. run_eagerly: see `train_for_budget`.
 
     Returns:
         dict with "depth", "steps", and for each network, "plain" and "residual", a dict of float64 arrays
@@ -236,7 +236,7 @@ def vanishing_gradient_experiment(depth=12, steps=30, learning_rate=0.05, image_
         keras.utils.set_random_seed(seed)
         model = sigmoid_stack(depth, kind == "residual", image_size, width, seed=seed)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate),
-                      loss=keras.losses.SparseCategoricalCrossentropy())
+                      loss=keras.losses.SparseCategoricalCrossentropy(), run_eagerly=run_eagerly)
         initial_kernels = kernel_copies(model)
         initial = layer_gradient_rms(model, images, labels)
         model.fit(images, labels, batch_size=count, epochs=steps, shuffle=False, verbose=0)

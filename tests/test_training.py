@@ -83,6 +83,7 @@ def test_training_budget_is_full_normally(monkeypatch):
     assert budget.train_examples is None and budget.save_model and not budget.run_eagerly
     assert budget.epochs >= 3 and budget.trap_epochs >= 1
     assert budget.experiment_photos is None and budget.experiment_epochs >= 3
+    assert budget.test_examples is None and budget.gradient_steps >= 10
 
 
 def test_training_budget_is_tiny_while_autograding(monkeypatch):
@@ -91,6 +92,7 @@ def test_training_budget_is_tiny_while_autograding(monkeypatch):
     assert budget.epochs == 1 and budget.trap_epochs == 1
     assert 0 < budget.train_examples <= 64 and not budget.save_model and budget.run_eagerly
     assert budget.experiment_epochs == 1 and 0 < budget.experiment_photos <= 64
+    assert 0 < budget.test_examples <= 32 and 0 < budget.gradient_steps <= 5
 
 
 # ------------------------------------------------------------ inference
@@ -424,3 +426,16 @@ def test_evaluate_robustness_reports_every_transform(photo_model):
     assert all(0.0 <= value <= 1.0 for value in accuracies.values())
     table = resnets_utils.format_robustness(accuracies)
     assert table.splitlines()[0].startswith("original") and "100.0%" in table
+
+
+def test_evaluate_robustness_scores_each_transform_on_its_own_copies(photo_model):
+    # evaluate_robustness predicts every changed copy in one call; each accuracy must still be that of its own
+    # transform, as if the copies were predicted one transform at a time.
+    X = np.random.default_rng(10).random((6, 64, 64, 3), dtype=np.float32)
+    labels = np.arange(6)
+    transforms = {"original": lambda X: X, "mirrored": lambda X: X[:, :, ::-1, :],
+                  "black": lambda X: np.zeros_like(X), "grey": lambda X: np.full_like(X, 0.5)}
+    accuracies = resnets_utils.evaluate_robustness(photo_model, X, labels, transforms)
+    for name, transform in transforms.items():
+        alone = resnets_utils.predict_probabilities(photo_model, transform(X)).argmax(axis=1)
+        assert accuracies[name] == pytest.approx(np.mean(alone == labels)), name
