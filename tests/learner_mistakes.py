@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 import public_tests
+from checking import TOLERANCE
 from instructor.reference import graded_cells, imports_cell, load_reference
 
 
@@ -257,24 +258,24 @@ def _quietly(function, *arguments):
 
 def _block_difference(function, reference_function, cases):
     """How a block differs from the reference on the public cases' inputs, e.g. "outputs differ in case 'x'"."""
-    for case_name, case in cases.items():
-        X = keras.ops.convert_to_tensor(public_tests.case_input(case))
-        arguments = public_tests.case_arguments(case)
+    for case in cases:
+        X = keras.ops.convert_to_tensor(case.random_input())
+        arguments = case.call_arguments()
         expected = np.asarray(reference_function(X, **arguments))
         try:
             got = np.asarray(function(X, **arguments))
         except Exception as error:  # a crash is a difference
             return f"raises {type(error).__name__}"
         if got.shape != expected.shape:
-            return f"output shape {got.shape} instead of {expected.shape} in case {case_name!r}"
-        if not np.allclose(got, expected, **public_tests.TOLERANCE):
-            return f"outputs differ in case {case_name!r} (by up to {np.max(np.abs(got - expected)):.3g})"
+            return f"output shape {got.shape} instead of {expected.shape} in case {case.name!r}"
+        if not np.allclose(got, expected, **TOLERANCE):
+            return f"outputs differ in case {case.name!r} (by up to {np.max(np.abs(got - expected)):.3g})"
     return ""
 
 
 # Image shapes on which network mistakes are compared with the reference: the public check's, then a larger one
 # (on 64x64 images stage 5 is 2x2, where AveragePooling2D((2, 2)) and a global average pooling agree).
-NETWORK_SHAPES = (public_tests.RESNET50_CASE["input_shape"], (96, 96, 3))
+NETWORK_SHAPES = (public_tests.RESNET50_CASE.input_shape, (96, 96, 3))
 
 
 class Reference:
@@ -289,7 +290,7 @@ class Reference:
 
     def predictions(self, shape):
         if shape not in self._predictions:
-            model = self.functions.ResNet50(input_shape=shape, classes=public_tests.RESNET50_CASE["classes"])
+            model = self.functions.ResNet50(input_shape=shape, classes=public_tests.RESNET50_CASE.classes)
             self._predictions[shape] = np.asarray(model(self.images(shape), training=False))
         return self._predictions[shape]
 
@@ -303,13 +304,13 @@ def _network_difference(function, public_model, reference):
         model = public_model if shape == NETWORK_SHAPES[0] else None
         if model is None:
             try:
-                model = function(input_shape=shape, classes=public_tests.RESNET50_CASE["classes"])
+                model = function(input_shape=shape, classes=public_tests.RESNET50_CASE.classes)
             except Exception as error:  # a crash is a difference
                 return f"raises {type(error).__name__}"
         got, expected = np.asarray(model(reference.images(shape), training=False)), reference.predictions(shape)
         if got.shape != expected.shape:
             return f"output shape {got.shape} instead of {expected.shape} for {shape} images"
-        if not np.allclose(got, expected, **public_tests.TOLERANCE):
+        if not np.allclose(got, expected, **TOLERANCE):
             return f"predictions differ for {shape} images (by up to {np.max(np.abs(got - expected)):.3g})"
     return ""
 

@@ -23,21 +23,20 @@ from test_utils import summary  # noqa: E402
 def block_references(function, cases):
     """Arrays and summaries of one block function over its public cases."""
     arrays, summaries = {}, {}
-    for case_name, case in cases.items():
-        X = public_tests.case_input(case)
-        arguments = public_tests.case_arguments(case)
-        arrays[f"{case_name}__input"] = X
-        arrays[f"{case_name}__output"] = np.asarray(function(keras.ops.convert_to_tensor(X), **arguments))
-        inputs = keras.Input(shape=case["input_shape"][1:])
-        summaries[case_name] = summary(keras.Model(inputs, function(inputs, **arguments)))
+    for case in cases:
+        X = case.random_input()
+        arrays[f"{case.name}__input"] = X
+        arrays[f"{case.name}__output"] = np.asarray(function(keras.ops.convert_to_tensor(X), **case.call_arguments()))
+        inputs = keras.Input(shape=case.input_shape[1:])
+        summaries[case.name] = summary(keras.Model(inputs, function(inputs, **case.call_arguments())))
     return arrays, summaries
 
 
 def resnet50_references(ResNet50):
     """Arrays (two fixed images and the model's predictions in inference mode) and the model's summary."""
     case = public_tests.RESNET50_CASE
-    model = ResNet50(input_shape=case["input_shape"], classes=case["classes"])
-    images = np.random.default_rng(case["seed"]).uniform(size=(case["images"], *case["input_shape"]))
+    model = ResNet50(input_shape=case.input_shape, **case.call_arguments())
+    images = np.random.default_rng(case.seed).uniform(size=(public_tests.RESNET50_IMAGES, *case.input_shape))
     images = images.astype("float32")
     return {"images": images, "predictions": model.predict(images, verbose=0)}, summary(model)
 
