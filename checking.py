@@ -542,7 +542,7 @@ def _first_mismatch_hint(expected_rows, got_rows, network=False):
 # Advice for a block whose layers are right but whose numbers are not
 
 
-def _training_hint(model, training):
+def training_hint(model, training):
     """Advice when a BatchNormalization layer does not receive the block's `training` argument; else None.
 
     training -- the value the block was called with; None (left at its default) means True
@@ -566,24 +566,24 @@ def value_message(case, model, got, expected, other_mode_output=None):
     """The message for a model whose layers match the reference but whose outputs do not.
 
     model -- the learner's model for the case (its config shows how BatchNormalization was called)
-    got, expected -- the learner's and the reference's outputs on the same input
+    got, expected -- the learner's and the reference's outputs on the same input (got None: not computed)
     other_mode_output -- for a block, the reference output on the same input with the other training mode, or None
     """
     where = case.describe()
-    difference = f"largest difference {np.max(np.abs(got - expected)):.3g}"
+    difference = "" if got is None else f"; largest difference {np.max(np.abs(got - expected)):.3g}"
     if case.function == "ResNet50":
         return ("ResNet50: the layers match the reference but its predictions differ. Check kernel_initializer="
                 "glorot_uniform(seed=0) on the stem Conv2D and the Dense layer, and that each stage uses f=3.\n"
-                f"(while checking {where}; {difference})")
-    hint = _training_hint(model, case.training)
-    if not hint and other_mode_output is not None and np.allclose(got, other_mode_output, **TOLERANCE):
+                f"(while checking {where}{difference})")
+    hint = training_hint(model, case.training)
+    if not hint and got is not None and other_mode_output is not None and np.allclose(got, other_mode_output, **TOLERANCE):
         mode = "inference" if case.training in (None, True) else "training"
         hint = (f"with training={case.training} your block gives the {mode}-mode result. Call every "
                 "BatchNormalization layer as BatchNormalization(axis=3)(X, training=training).")
     hint = hint or ("your layers match the reference but the numbers do not. Check that every BatchNormalization "
                     "gets training=training, that each layer is applied to the right tensor, and that Add() uses "
                     "the saved input X_shortcut.")
-    return f"{case.function}: {hint}\n(while checking {where}; {difference})"
+    return f"{case.function}: {hint}\n(while checking {where}{difference})"
 
 
 # ---------------------------------------------------------------------------------------------------------------

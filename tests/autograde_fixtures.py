@@ -4,6 +4,10 @@ Each submission is the released `ResNet50.ipynb` with its three solution cells f
 instructor's own graded cells, and with one fault added. `FIXTURE_CLASS` maps each student id to the submission's
 recipe and the row that grading must produce (points of identity_block, convolutional_block, ResNet50 and status).
 Faulty solutions are built by wrapping the reference function, so they follow the reference whatever its wording.
+
+`HOSTILE_CLASS` holds attacks on the grader, one route each, in submissions that solve nothing: every one must end
+with 0 points and leave the rest of the class, the repository and the other submissions untouched. Their code may
+name the real paths of the run (`@@REPO@@`, `@@SUBMISSIONS@@`, `@@OUTPUTS@@`), as an attacker who guessed them would.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -43,17 +47,16 @@ IDENTITY_RETURNS_INPUT = '''
 def identity_block(X, f, filters, training=True, initializer=random_uniform):
     return X
 '''
-# Every shortcut a graded cell could take around the checks, next to a wrong identity_block.
+# Every shortcut a graded cell could take around the learner-side checks, next to a wrong identity_block.
 PATCHES = '''
 import public_tests
 import test_utils
-import instructor.hidden_tests
+import checking
 
 public_tests.identity_block_test = lambda target: print("passed")
 public_tests._check_block = lambda *arguments: None
 test_utils.summary = lambda model: []
-instructor.hidden_tests.identity_block_hidden_test = lambda target: None
-instructor.hidden_tests._check_block = lambda *arguments: None
+checking.structure_message = lambda *arguments, **keywords: ""
 
 
 def identity_block_test(target):
@@ -118,7 +121,7 @@ FIXTURE_CLASS = {
     "monkeypatched": Fixture((0, 3, 0), "ok", _after("identity_block", IDENTITY_RETURNS_INPUT + PATCHES)),
     "huge_output": Fixture(FULL, "ok", _after("identity_block", 'print("x" * 1_000_000)\n'
                                                                 'for line in range(20_000):\n    print(line)\n')),
-    "kernel_crash": Fixture((0, 0, 0), "not graded: the kernel died",
+    "kernel_crash": Fixture((0, 0, 0), "not graded: the kernel died (SIGKILL) in convolutional_block",
                             _after("convolutional_block", "import os\nos.kill(os.getpid(), 9)\n")),
     "invalid_json": Fixture((0, 0, 0), "invalid notebook", raw='{"cells": [{"cell_type": "code", "source": '),
     "other_assignment": Fixture((0, 0, 0), "not this assignment", raw=OTHER_ASSIGNMENT),
@@ -126,22 +129,151 @@ FIXTURE_CLASS = {
 }
 
 
-def write_submission(fixture, path):
-    """Write one fixture submission to `path`."""
+# Attacks on the grader, each in the identity_block cell of a submission whose solutions are the released stubs.
+STUBS = graded_cells(STUDENT_NOTEBOOK)
+ATTACKS = {
+    # IPython hooks that would swallow every later error or rewrite every later cell.
+    "ast_transformer": '''
+import ast
+class SwallowErrors(ast.NodeTransformer):
+    def visit_Module(self, node):
+        handler = ast.ExceptHandler(type=ast.Name("BaseException", ast.Load()), name=None, body=[ast.Pass()])
+        return ast.Module(body=[ast.Try(body=node.body, handlers=[handler], orelse=[], finalbody=[])],
+                          type_ignores=[])
+get_ipython().ast_transformers.append(SwallowErrors())
+''',
+    "custom_exception_handler": "get_ipython().set_custom_exc((BaseException,), lambda *arguments, **keywords: None)\n",
+    # Patches of the machinery a check or the grader might use, then checks that always pass.
+    "patched_machinery": '''
+import builtins, importlib, sys
+import numpy, keras
+importlib.reload = lambda module: module
+real_import = builtins.__import__
+builtins.__import__ = lambda name, *arguments, **keywords: real_import(name, *arguments, **keywords)
+class Finder:
+    def find_spec(self, name, path=None, target=None):
+        return None
+sys.meta_path.insert(0, Finder())
+numpy.allclose = lambda *arguments, **keywords: True
+keras.Model.get_config = lambda self: {"layers": []}
+def identity_block_test(target): print("passed")
+def convolutional_block_test(target): print("passed")
+def ResNet50_test(target): print("passed")
+''',
+    # The reference solution, imported or executed from the instructor's notebook.
+    "reference_import": '''
+from instructor.reference import load_reference
+reference = load_reference()
+identity_block, convolutional_block, ResNet50 = reference.identity_block, reference.convolutional_block, reference.ResNet50
+''',
+    "source_notebook": '''
+import glob, json, os
+found = glob.glob("@@REPO@@/instructor/source/*/*.ipynb") + glob.glob("../instructor/source/*/*.ipynb")
+for root, folders, files in os.walk("/"):
+    found += [os.path.join(root, name) for name in files if name == "ResNet50.ipynb" and "source" in root]
+    folders[:] = [] if root.count("/") > 3 or root.startswith(("/proc", "/sys", "/usr")) else folders
+for path in found:
+    for cell in json.load(open(path))["cells"]:
+        if "".join(cell["source"]).startswith("# GRADED FUNCTION"):
+            exec("".join(cell["source"]))
+''',
+    # Harm to others: files of the course, other submissions, the gradebook, the results.
+    "overwrite_files": '''
+targets = ["@@REPO@@/public_tests.py", "@@REPO@@/checking.py", "@@REPO@@/grading/judge.py",
+           "@@REPO@@/outputs/references/identity_block.npz", "@@REPO@@/instructor/source/ResNet50/ResNet50.ipynb",
+           "@@SUBMISSIONS@@/correct.ipynb", "@@OUTPUTS@@/grades.csv", "@@OUTPUTS@@/gradebook.db",
+           "/learner/public_tests.py", "/grader/run_submission.py"]
+for target in targets:
+    try:
+        with open(target, "w") as file:
+            file.write("overwritten")
+    except OSError:
+        pass
+''',
+    "gradebook_score": '''
+import glob, sqlite3
+for path in glob.glob("@@OUTPUTS@@/*.db") + glob.glob("/tmp/**/gradebook.db", recursive=True):
+    try:
+        database = sqlite3.connect(path)
+        database.execute("UPDATE grade SET manual_score = 10")
+        database.commit()
+    except sqlite3.Error:
+        pass
+''',
+    # Other students' kernels or graders: connection files, other processes, the network.
+    "reach_other_processes": '''
+import glob, os, socket
+files = glob.glob("/tmp/**/kernel-*.json", recursive=True) + glob.glob(os.path.expanduser("~/.local/share/jupyter/runtime/*.json"))
+others = [name for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, os.getpid())]
+ports = []
+for port in (22, 80, 8786, 8888):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        ports.append(port)
+    except OSError:
+        pass
+print(f"reached {len(files)} connection files, {len(others)} other processes, {len(ports)} open ports")
+''',
+    # Processes that outlive the submission and rewrite the results later.
+    "detached_process": '''
+import os, subprocess, threading, time
+def rewrite_later():
+    time.sleep(20)
+    open("@@OUTPUTS@@/grades.csv", "w").write("student,total\\nmallory,10\\n")
+threading.Thread(target=rewrite_later).start()
+for start in (lambda: subprocess.Popen(["sh", "-c", "sleep 300"], start_new_session=True),
+              lambda: os.fork(), lambda: os.posix_spawn("/bin/sh", ["sh", "-c", "sleep 300"], {})):
+    try:
+        start()
+    except OSError:
+        pass
+''',
+    "kill_parent": "import os\nos.kill(os.getppid(), 9)\n",
+    "fill_memory": "import numpy\nhog = [numpy.ones(1024 ** 3, dtype=numpy.uint8) for _ in range(64)]\n",
+    "ignore_timeouts": '''
+import signal
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+while True:
+    pass
+''',
+}
+HOSTILE_CLASS = {
+    f"hostile_{name}": Fixture((0, 0, 0), status, dict(STUBS, identity_block=code + "\n" + STUBS["identity_block"]))
+    for name, code, status in (
+        ("ast_transformer", ATTACKS["ast_transformer"], "NameError in identity_block"),
+        ("custom_exception_handler", ATTACKS["custom_exception_handler"], "NameError in identity_block"),
+        ("patched_machinery", ATTACKS["patched_machinery"], "ok"),
+        ("reference_import", ATTACKS["reference_import"], "ModuleNotFoundError in identity_block"),
+        ("source_notebook", ATTACKS["source_notebook"], "ok"),
+        ("overwrite_files", ATTACKS["overwrite_files"], "ok"),
+        ("gradebook_score", ATTACKS["gradebook_score"], "ok"),
+        ("reach_other_processes", ATTACKS["reach_other_processes"], "ok"),
+        ("detached_process", ATTACKS["detached_process"], "ok"),
+        ("kill_parent", ATTACKS["kill_parent"], "ok"),
+        ("fill_memory", ATTACKS["fill_memory"], "memory limit in identity_block"),
+        ("ignore_timeouts", ATTACKS["ignore_timeouts"], "timeout in identity_block"),
+    )
+}
+
+
+def write_submission(fixture, path, paths=None):
+    """Write one fixture submission to `path`; `paths` fills the @@NAME@@ placeholders of hostile code."""
     if fixture.raw is not None:
         path.write_text(fixture.raw)
         return
     notebook = nbformat.read(STUDENT_NOTEBOOK, as_version=4)
     sources = dict(graded_cells(), **fixture.cells)
     for name, source in sources.items():
+        for placeholder, value in (paths or {}).items():
+            source = source.replace(f"@@{placeholder}@@", str(value))
         _cell(notebook, name).source = source
     if fixture.edit:
         fixture.edit(notebook)
     nbformat.write(notebook, path)
 
 
-def write_class(folder, students=None):
-    """Write the submissions of FIXTURE_CLASS (or of the listed students) as `<folder>/<student>.ipynb`."""
+def write_class(folder, students=None, fixtures=FIXTURE_CLASS, paths=None):
+    """Write the listed students (default: all) of `fixtures` as `<folder>/<student>.ipynb`."""
     folder.mkdir(parents=True, exist_ok=True)
-    for student in students or FIXTURE_CLASS:
-        write_submission(FIXTURE_CLASS[student], folder / f"{student}.ipynb")
+    for student in students or fixtures:
+        write_submission(fixtures[student], folder / f"{student}.ipynb", paths)

@@ -366,9 +366,26 @@ def evaluate_all(reference=None, progress=None):
     return outcomes
 
 
-def hidden_failure(mistake, hidden_tests):
-    """What the autograder's hidden test of the mistake's function raises on it, or None if the test passes.
+def judged_failure(mistake, judge):
+    """Why the autograder's judge rejects the mistake on its cases (public and hidden), or None if it accepts it.
 
-    hidden_tests -- the module instructor.hidden_tests, with identity_block_hidden_test and the others
+    judge -- a grading.judge.Judge over grading.cases.grading_cases(); the models are built here from the mistake's
+             function, as the grading sandbox builds them
     """
-    return _quietly(getattr(hidden_tests, f"{mistake.function}_hidden_test"), build(mistake))
+    function = build(mistake)
+    for case in judge.cases.values():
+        if case.function != mistake.function:
+            continue
+        try:
+            if case.function == "ResNet50":
+                model = function(input_shape=case.input_shape, **case.call_arguments())
+            else:
+                inputs = keras.Input(shape=case.input_shape[1:])
+                model = keras.Model(inputs, function(inputs, **case.call_arguments()))
+            text = model.to_json()
+        except Exception as error:  # the sandbox would report the crash: no points either
+            return f"{case.describe()} raises {type(error).__name__}"
+        verdict = judge.judge(case.id, text)
+        if not verdict.passed:
+            return verdict.message
+    return None

@@ -102,14 +102,14 @@ def test_totals(outcomes):
 
 
 @pytest.fixture(scope="module")
-def hidden_failures():
-    """What the autograder's hidden test raises on each mistake (None where it passes), computed once."""
-    from instructor import hidden_tests
-    return {mistake.name: learner_mistakes.hidden_failure(mistake, hidden_tests) for mistake in MISTAKES}
+def judged_failures():
+    """Why the autograder's judge rejects each mistake (None where it accepts it), computed once."""
+    from grading.cases import grading_cases
+    from grading.judge import Judge
+    judge = Judge(grading_cases())
+    return {mistake.name: learner_mistakes.judged_failure(mistake, judge) for mistake in MISTAKES}
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_hidden_test_rejects_the_mistake(hidden_failures, name):
-    failure = hidden_failures[name]
-    assert isinstance(failure, AssertionError), (
-        "the hidden test passed" if failure is None else f"the hidden test crashed: {failure!r}")
+def test_judge_rejects_the_mistake(judged_failures, name):
+    assert judged_failures[name], "the judge accepted the mistake"

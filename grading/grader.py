@@ -1,0 +1,187 @@
+"""Grade one submission: run its graded cells in a sandbox, judge what comes back, write its row and messages.
+
+`Grader` holds what a whole run shares (the layout, the cases, the limits, the seed of the judge's inputs) and can be
+sent to another process or machine; each process creates its own Judge, with that seed, the first time it grades.
+"""
+import threading
+from dataclasses import dataclass, field
+
+from checking import crash_message
+from grading import sandbox
+from grading.cases import grading_cases
+from grading.submission import locked_cell_notes, read_notebook, solution_cells, triage
+
+ISOLATION = {True: "bubblewrap sandbox", False: "none (--no-sandbox)"}
+
+
+@dataclass
+class FunctionResult:
+    """The outcome of one graded function: its points, a note for the status column (or ""), and its message."""
+
+    points: float
+    note: str = ""
+    message: str = ""
+
+
+@dataclass
+class Result:
+    """The outcome of one submission.
+
+    row -- the grades.csv row: student, the points of each function, total, max_total, status, isolation
+    functions -- {function: FunctionResult}
+    printed -- what the learner's code printed while it was graded (capped)
+    seconds -- {stage: seconds} of this submission's grading
+    """
+
+    row: dict
+    functions: dict = field(default_factory=dict)
+    printed: str = ""
+    seconds: dict = field(default_factory=dict)
+
+
+class Grader:
+    """Grades submissions of one run.
+
+    Arguments:
+    layout -- the grading.submission.Layout of the released notebook
+    seed -- seed of the inputs the judge draws for this run (the same on every machine of a run)
+    limits -- sandbox.Limits for each submission
+    sandboxed -- False runs learner code without bubblewrap (--no-sandbox)
+    """
+
+    def __init__(self, layout, seed, limits=sandbox.Limits(), sandboxed=True):
+        self.layout, self.seed, self.limits, self.sandboxed = layout, seed, limits, sandboxed
+        self.cases = grading_cases()
+        self._judge, self._lock = None, threading.Lock()
+
+    def __getstate__(self):  # the judge and the lock stay in the process that made them
+        return {key: value for key, value in self.__dict__.items() if key not in ("_judge", "_lock")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _judge=None, _lock=threading.Lock())
+
+    def judge(self):
+        from grading.judge import Judge  # imports TensorFlow: only in processes that judge
+
+        if self._judge is None:
+            self._judge = Judge(self.cases, self.seed)
+        return self._judge
+
+    def row(self, student, points, status):
+        """A grades.csv row."""
+        total = sum(points.values())
+        return {"student": student, **points, "total": total, "max_total": self.layout.max_total, "status": status,
+                "isolation": ISOLATION[self.sandboxed]}
+
+    def set_aside(self, student, reason):
+        """The Result of a submission that is not graded: no points, the reason as status."""
+        return Result(self.row(student, dict.fromkeys(self.layout.points, 0.0), reason),
+                      {function: FunctionResult(0.0, message=f"Not graded: {reason}.")
+                       for function in self.layout.points})
+
+    def grade(self, student, data):
+        """Grade one submission's bytes; returns a Result. Raises only for faults of the grader itself."""
+        reason = triage(student, data, self.layout)
+        if reason:
+            return self.set_aside(student, reason)
+        notebook = read_notebook(data)
+        solutions = solution_cells(notebook, self.layout)
+        job = {"imports": self.layout.imports, "solutions": solutions, "cases": [case.job() for case in self.cases]}
+        run = sandbox.run_job(job, self.limits, self.sandboxed)
+        with self._lock:  # one judge per process, used by one thread at a time
+            functions = self._interpret(run, solutions)
+        notes = [result.note for result in functions.values() if result.note]
+        notes += locked_cell_notes(notebook, self.layout)
+        row = self.row(student, {function: result.points for function, result in functions.items()},
+                       "; ".join(notes) or "ok")
+        printed = next((record["text"] for record in run.records if record.get("event") == "printed"), "")
+        return Result(row, functions, printed, {"sandbox": run.seconds})
+
+    def _interpret(self, run, solutions):
+        """Turn the sandbox's records into a FunctionResult per function, judging each returned model."""
+        cells = {record["function"]: record["error"] for record in run.records if record.get("event") == "cell"}
+        answers = {record["case"]: record for record in run.records if record.get("event") == "case"}
+        interrupted = None if run.ending == "finished" else self._interrupted(cells, answers, solutions)
+        missing = {self._case_function(case_id) for case_id, answer in answers.items() if answer.get("missing")}
+        failed_names = {function for function, error in cells.items() if error} | missing | (
+            set(self.layout.points) - set(solutions))
+        results = {}
+        for function in self.layout.points:
+            cases = [case for case in self.cases if case.function == function]
+            results[function] = self._function_result(function, cases, cells, answers, failed_names)
+            if function == interrupted:
+                results[function] = FunctionResult(0.0, _ending_note(run.ending, function, answers),
+                                                   f"{function}: grading stopped here ({run.ending}).")
+            elif interrupted and results[function].points == 0 and not results[function].message:
+                results[function] = FunctionResult(0.0, "", f"{function}: not graded, because grading stopped "
+                                                            f"earlier ({run.ending} in {interrupted}).")
+        return results
+
+    def _case_function(self, case_id):
+        return next(case.function for case in self.cases if case.id == case_id)
+
+    def _interrupted(self, cells, answers, solutions):
+        """The function whose cell or case was running when the sandbox stopped early."""
+        for function in self.layout.points:
+            if function in solutions and function not in cells:
+                return function
+        for case in self.cases:
+            if case.id not in answers:
+                return case.function
+        return list(self.layout.points)[-1]
+
+    def _function_result(self, function, cases, cells, answers, failed_names):
+        error = cells.get(function)
+        if error:
+            note = _call_note(function, error, None) or f"{error['type']} in {function}"
+            return FunctionResult(0.0, note, _error_message(function, f"the cell defining {function}", error))
+        for case in cases:
+            answer = answers.get(case.id)
+            if answer is None:
+                return FunctionResult(0.0)
+            if answer.get("missing"):
+                return FunctionResult(0.0, f"NameError in {function} check",
+                                      f"{function} is not defined: keep the function's name as given.")
+            if answer["error"]:
+                return FunctionResult(0.0, _call_note(function, answer["error"], failed_names),
+                                      _error_message(function, case.describe(), answer["error"]))
+            verdict = self.judge().judge(case.id, answer["model"])
+            if not verdict.passed:
+                return FunctionResult(0.0, "", verdict.message)
+        return FunctionResult(self.layout.points[function], "", f"passed: {function} matches the reference on all "
+                                                                f"{len(cases)} cases, public and hidden.")
+
+
+def _call_note(function, error, failed_names):
+    """A status note for an error raised by a call of a graded function, or "" when the message is enough."""
+    if error["timeout"]:
+        return f"timeout in {function}"
+    if error["type"] == "MemoryError":
+        return f"memory limit in {function}"
+    if error["type"] == "NameError" and failed_names is not None and not any(f"'{name}'" in error["message"] for name in failed_names):
+        return f"NameError in {function}: {error['message'][:200]}"
+    return ""
+
+
+def _error_message(function, where, error):
+    """The learner's message for an error record from the sandbox."""
+    if error["type"] == "NotImplementedError":
+        unfinished = (error.get("line") or {}).get("cell", function)
+        called_from = "" if unfinished == function else f" (called by {function})"
+        return (f"{unfinished} is not finished yet{called_from}: replace every `raise NotImplementedError()` line "
+                "with your code.")
+    if error["timeout"]:
+        return f"{where} ran past its time limit: look for a loop that never ends."
+    line = error.get("line")
+    shown = (line["number"], f"{line['text']} (in the cell of {line['cell']})") if line and line["text"] else None
+    text = (error["message"].strip().splitlines() or [""])[0][:300]
+    return crash_message(function, where, error["type"], text, shown)
+
+
+def _ending_note(ending, function, answers):
+    if ending == "wall time limit":
+        return f"timeout in {function}"
+    if ending in ("memory limit", "CPU time limit"):
+        return f"{ending} in {function}"
+    prefix = "" if answers else "not graded: "
+    return f"{prefix}the kernel {ending} in {function}"
