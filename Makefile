@@ -6,11 +6,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 SUBMISSIONS ?= instructor/submitted
-WORKERS ?= 2
-# Seconds one notebook cell may run while autograding; empty keeps instructor/nbgrader_config.py's limit.
+# Submissions graded at once; empty means one per CPU core.
+WORKERS ?=
+# Seconds one solution cell or one call of a graded function may run while autograding; empty keeps the default.
 TIMEOUT ?=
+# NO_SANDBOX=1 grades without bubblewrap: only for notebooks you trust.
+NO_SANDBOX ?=
+BWRAP_HINT := bubblewrap (bwrap) is missing: install it with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or \
+  `sudo dnf install bubblewrap` (Fedora).
 
-.PHONY: test run notebook data references figures release autograde bench feedback-report clean
+.PHONY: test run notebook data references figures release autograde bench bench-grading feedback-report clean
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -20,8 +25,9 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-## test: run the project's own test suite
+## test: run the project's own test suite (the grading tests run real bubblewrap sandboxes)
 test: $(STAMP)
+	@command -v bwrap >/dev/null || { echo "$(BWRAP_HINT)"; exit 1; }
 	$(PY) -m pytest tests
 
 ## data: build datasets/train_signs.h5 and datasets/test_signs.h5 (SIGNS_ARCHIVE=<zip> to use a local copy)
@@ -48,13 +54,20 @@ figures: $(STAMP)
 release: $(STAMP)
 	$(PY) tools/release.py
 
-## autograde: grade SUBMISSIONS/<student>.ipynb into outputs/grades.csv and outputs/feedback/
+## autograde: grade SUBMISSIONS/<student>.ipynb, each in a sandbox, into outputs/grades.csv, feedback/, gradebook.db
 autograde: $(STAMP)
-	$(PY) tools/autograde.py "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	@[ -n "$(NO_SANDBOX)" ] || command -v bwrap >/dev/null || { echo "$(BWRAP_HINT)"; exit 1; }
+	$(PY) -m tools.autograde "$(SUBMISSIONS)" $(if $(WORKERS),--workers $(WORKERS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+	  $(if $(NO_SANDBOX),--no-sandbox)
 
 ## bench: train with the notebook's recipe against keras.applications.ResNet50, write outputs/bench.json
 bench: data
 	$(PY) tools/bench.py
+
+## bench-grading: seconds per submission of the sandboxed grader on a class of correct and a mixed class
+bench-grading: $(STAMP)
+	@command -v bwrap >/dev/null || { echo "$(BWRAP_HINT)"; exit 1; }
+	$(PY) -m tools.bench_grading
 
 ## feedback-report: show how the public tests react to the catalogue of learner mistakes
 feedback-report: $(STAMP)

@@ -4,6 +4,7 @@
 sent to another process or machine; each process creates its own Judge, with that seed, the first time it grades.
 """
 import threading
+import time
 from dataclasses import dataclass, field
 
 from checking import crash_message
@@ -30,7 +31,9 @@ class Result:
     row -- the grades.csv row: student, the points of each function, total, max_total, status, isolation
     functions -- {function: FunctionResult}
     printed -- what the learner's code printed while it was graded (capped)
-    seconds -- {stage: seconds} of this submission's grading
+    seconds -- {stage: seconds} of this submission's grading: "sandbox" (the whole sandboxed run, its start
+               included), inside it "imports" (the imports cell, mostly TensorFlow), "cells" (the solution cells) and
+               "builds" (calling the functions on every case), then "judge" (validating, comparing)
     """
 
     row: dict
@@ -89,13 +92,18 @@ class Grader:
         job = {"imports": self.layout.imports, "solutions": solutions, "cases": [case.job() for case in self.cases]}
         run = sandbox.run_job(job, self.limits, self.sandboxed)
         with self._lock:  # one judge per process, used by one thread at a time
+            clock = time.perf_counter()
             functions = self._interpret(run, solutions)
+            judging = time.perf_counter() - clock
         notes = [result.note for result in functions.values() if result.note]
         notes += locked_cell_notes(notebook, self.layout)
         row = self.row(student, {function: result.points for function, result in functions.items()},
                        "; ".join(notes) or "ok")
         printed = next((record["text"] for record in run.records if record.get("event") == "printed"), "")
-        return Result(row, functions, printed, {"sandbox": run.seconds})
+        inside = next((record for record in run.records if record.get("event") == "seconds"), {})
+        seconds = {"sandbox": run.seconds, "judge": judging,
+                   **{stage: inside[stage] for stage in ("imports", "cells", "builds") if stage in inside}}
+        return Result(row, functions, printed, seconds)
 
     def _interpret(self, run, solutions):
         """Turn the sandbox's records into a FunctionResult per function, judging each returned model."""

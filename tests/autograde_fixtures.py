@@ -229,7 +229,7 @@ for start in (lambda: subprocess.Popen(["sh", "-c", "sleep 300"], start_new_sess
         pass
 ''',
     "kill_parent": "import os\nos.kill(os.getppid(), 9)\n",
-    "fill_memory": "import numpy\nhog = [numpy.ones(1024 ** 3, dtype=numpy.uint8) for _ in range(64)]\n",
+    "fill_memory": "import numpy\nhog = [numpy.empty(1024 ** 3, dtype=numpy.uint8) for _ in range(64)]\n",
     "ignore_timeouts": '''
 import signal
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})

@@ -136,6 +136,13 @@ def summarize(results, workers, seconds, output_dir, sandboxed):
     print(f"Graded in {seconds:.0f} s with {workers} worker(s): {seconds / len(results):.1f} s per submission, "
           f"{60 * len(results) / seconds:.1f} per minute. Isolation: "
           f"{'bubblewrap sandbox per submission' if sandboxed else 'NONE (--no-sandbox)'}.")
+    graded = [result.seconds for result in results if "sandbox" in result.seconds]
+    if graded:
+        stages = ("sandbox", "imports", "cells", "builds", "judge")
+        means = {stage: sum(seconds.get(stage, 0.0) for seconds in graded) / len(graded) for stage in stages}
+        print("Mean seconds per graded submission: " + ", ".join(f"{stage} {value:.2f}" for stage, value in
+                                                                   means.items()) + " (imports, cells and builds "
+              "run inside the sandbox)")
     print(f"Grades:    {output_dir / 'grades.csv'}\nFeedback:  {output_dir / 'feedback'}/<student>.html\n"
           f"Gradebook: {output_dir / 'gradebook.db'}")
 

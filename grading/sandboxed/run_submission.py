@@ -7,6 +7,8 @@ result file descriptor named in the job:
 
     {"event": "cell", "function": ..., "error": null or an error record}
     {"event": "case", "case": <case id>, "model": <model.to_json()> or null, "error": null or an error record}
+    {"event": "printed", "text": what the learner's code printed, capped}
+    {"event": "seconds", "imports": ..., "cells": ..., "builds": ...}
     {"event": "done"}
 
 An error record is {"type", "message", "line": {"cell", "number", "text"} or null, "timeout": bool}. Judging the
@@ -17,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 
 import no_new_processes
@@ -112,20 +115,26 @@ def main():
 
     printed = CappedText(job["printed_characters"])
     namespace = {"__name__": "__main__"}
+    clock = time.perf_counter()
     exec(compile(job["imports"], "<imports cell>", "exec"), namespace)  # noqa: S102 - the released, locked cell
+    seconds = {"imports": time.perf_counter() - clock}
     no_new_processes.forbid()
     sys.stdout = sys.stderr = printed
+    clock = time.perf_counter()
     for function, source in sources.items():
         _, error = run_step(job["step_seconds"], lambda: exec(compile(source, CELL_FILE.format(function), "exec"),
                                                               namespace), sources)
         emit({"event": "cell", "function": function, "error": error})
+    seconds["cells"], clock = time.perf_counter() - clock, time.perf_counter()
     for case in job["cases"]:
         if case["function"] not in namespace:
             emit({"event": "case", "case": case["id"], "model": None, "missing": True, "error": None})
             continue
         model, error = run_step(job["step_seconds"], lambda: build_case(namespace, case), sources)
         emit({"event": "case", "case": case["id"], "model": model, "error": error})
+    seconds["builds"] = time.perf_counter() - clock
     emit({"event": "printed", "text": printed.text()})
+    emit({"event": "seconds", **seconds})
     emit({"event": "done"})
     results.close()
     os._exit(0)  # learner code may have left threads or handlers behind; nothing more of it runs
