@@ -224,11 +224,11 @@ class Judge:
         """The reference's answer to a case, computed once per run.
 
         Returns:
-        (rows, inputs, outputs, other_mode_outputs, parameters) -- the reference model's summary rows; the inputs
+        (rows, inputs, outputs, other_mode_outputs) -- the reference model's summary rows; the inputs
         drawn for this run (blocks: uniform in [-2, 3), neither centred nor of unit spread, so that batch
         normalisation matters; ResNet50: two images in [0, 1)); the reference outputs on them; for a block called
         with training True or False, the outputs of the other mode (to recognise a block that ignores `training`),
-        else None; and the parameter count
+        else None
         """
         if case.id not in self._expected:
             model = self._reference_model(case)
@@ -243,13 +243,14 @@ class Judge:
                 if case.training is not None:
                     other = self._reference_model(replace(case, training=not case.training))
                     other_mode = np.asarray(other(inputs))
-            self._expected[case.id] = (summary(model), inputs, outputs, other_mode, model.count_params())
+            self._expected[case.id] = (summary(model), inputs, outputs, other_mode)
         return self._expected[case.id]
 
     def _reference_form(self, case):
-        """The canonical form of the reference model's config for a case, computed once per run."""
+        """(canonical form, parameter count) of the reference model's config for a case, computed once per run."""
         if case.id not in self._forms:
-            self._forms[case.id] = canonical_form(json.loads(self._reference_model(case).to_json()))
+            config = json.loads(self._reference_model(case).to_json())
+            self._forms[case.id] = canonical_form(config), count_parameters(config)
         return self._forms[case.id]
 
     def _reference_model(self, case):
@@ -262,11 +263,11 @@ class Judge:
     def judge(self, case_id, config_text):
         """A CaseResult for the model config the sandbox returned for one case."""
         case = self.cases[case_id]
-        expected_rows, inputs, expected_outputs, other_mode, parameters = self.expected(case)
+        reference_form, parameters = self._reference_form(case)
         where = case.describe()
         try:
             config = validate(config_text, MAX_PARAMETER_FACTOR * parameters + MIN_PARAMETER_ROOM)
-            if canonical_form(config) == self._reference_form(case):
+            if canonical_form(config) == reference_form:
                 return CaseResult(True)
             model = rebuild(config)
         except RejectedModel as reason:
@@ -274,6 +275,7 @@ class Judge:
         except Exception as error:  # a config that passed validation but that Keras cannot rebuild
             return CaseResult(False, f"{case.function}: the model cannot be rebuilt ({type(error).__name__}: "
                                      f"{error_text(error)}).\n(while checking {where})")
+        expected_rows, inputs, expected_outputs, other_mode = self.expected(case)
         got_rows = summary(model)
         if got_rows != expected_rows:
             return CaseResult(False, structure_message(case, expected_rows, got_rows, model))

@@ -164,12 +164,12 @@ def test_code_carrying_layers_are_rejected_before_anything_is_built(judge, refer
 def test_oversized_model_is_rejected_from_its_config(judge):
     """A block with a billion-weight convolution is refused from its config; no weight is ever allocated."""
     case = next(case for case in BLOCK_CASES if case.function == "identity_block")
-    inputs = keras.Input(shape=case.input_shape[1:])
-    huge = keras.layers.Conv2D(4096, 32, padding="same")
-    config = json.loads(keras.Model(inputs, keras.layers.Conv2D(case.input_shape[-1], 1)(
-        huge(inputs))).to_json())
-    assert not huge.built or huge.count_params() > 10 ** 7  # built here only to describe it; the judge builds nothing
-    result = judge.judge(case.id, json.dumps(config))
+    with keras.StatelessScope():  # describes the model without computing its weights, as the sandbox does
+        inputs = keras.Input(shape=case.input_shape[1:])
+        wide = keras.layers.Conv2D(4096, 7, padding="same")(keras.layers.Conv2D(4096, 7, padding="same")(inputs))
+        text = keras.Model(inputs, keras.layers.Conv2D(case.input_shape[-1], 1)(wide)).to_json()
+    assert judging.count_parameters(json.loads(text)) > 800_000_000
+    result = judge.judge(case.id, text)
     assert not result.passed and "parameters, far more than the reference" in result.message
 
 
