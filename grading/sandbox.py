@@ -91,6 +91,8 @@ def bwrap_command(limits):
                str(NOBODY), "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
     if os.geteuid() == 0:
         command += ["--cap-drop", "ALL"]
+    # The scratch folder first: the mounts below stay visible even when the Python environment lives under /tmp.
+    command += ["--size", str(limits.scratch_bytes), "--tmpfs", INSIDE_SCRATCH]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
             command += ["--symlink", os.readlink(path), path]
@@ -103,8 +105,7 @@ def bwrap_command(limits):
     command += ["--ro-bind", str(SANDBOXED_DIR), INSIDE_RUNNER_DIR]
     for module in learner_modules():
         command += ["--ro-bind", str(module), f"{INSIDE_LEARNER_DIR}/{module.name}"]
-    command += ["--size", str(limits.scratch_bytes), "--tmpfs", INSIDE_SCRATCH, "--chdir", INSIDE_SCRATCH,
-                "--clearenv"]
+    command += ["--chdir", INSIDE_SCRATCH, "--clearenv"]
     for name, value in sandbox_environment().items():
         command += ["--setenv", name, value]
     return command + ["--", sys.executable, f"{INSIDE_RUNNER_DIR}/{RUNNER}"]
@@ -232,6 +233,6 @@ def check_sandbox(limits=Limits()):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if finished.returncode != 0:
         raise SandboxUnavailable(
-            f"bubblewrap could not start a sandbox: {finished.stderr.strip() or finished.returncode}. It needs user "
-            "namespaces (on Ubuntu 24.04 and later, allow them for bwrap with an AppArmor profile, or set "
-            "kernel.apparmor_restrict_unprivileged_userns=0), or grade with --no-sandbox (unsafe).")
+            f"bubblewrap could not start a sandbox ({finished.stderr.strip() or finished.returncode}). If it names user "
+            "namespaces: on Ubuntu 24.04 and later allow them for bwrap with an AppArmor profile, or set "
+            "kernel.apparmor_restrict_unprivileged_userns=0. Otherwise grade with --no-sandbox (unsafe).")
