@@ -161,12 +161,17 @@ class Grader:
 
 
 def _call_note(function, error, failed_names):
-    """A status note for an error raised by a call of a graded function, or "" when the message is enough."""
+    """A status note for an error raised by a cell or a call of a graded function, or "" when the message is enough.
+
+    failed_names -- graded functions that failed to be defined: a NameError about one of them gets no note of its
+                    own (the failed function has one); None for an error of a cell, whose type is noted anyway
+    """
     if error["timeout"]:
         return f"timeout in {function}"
     if error["type"] == "MemoryError":
         return f"memory limit in {function}"
-    if error["type"] == "NameError" and failed_names is not None and not any(f"'{name}'" in error["message"] for name in failed_names):
+    names_a_failed_function = failed_names is None or any(f"'{name}'" in error["message"] for name in failed_names)
+    if error["type"] == "NameError" and not names_a_failed_function:
         return f"NameError in {function}: {error['message'][:200]}"
     return ""
 

@@ -142,7 +142,7 @@ class SwallowErrors(ast.NodeTransformer):
                           type_ignores=[])
 get_ipython().ast_transformers.append(SwallowErrors())
 ''',
-    "custom_exception_handler": "get_ipython().set_custom_exc((BaseException,), lambda *arguments, **keywords: None)\n",
+    "custom_exception_handler": "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n",
     # Patches of the machinery a check or the grader might use, then checks that always pass.
     "patched_machinery": '''
 import builtins, importlib, sys
@@ -164,7 +164,8 @@ def ResNet50_test(target): print("passed")
     "reference_import": '''
 from instructor.reference import load_reference
 reference = load_reference()
-identity_block, convolutional_block, ResNet50 = reference.identity_block, reference.convolutional_block, reference.ResNet50
+identity_block, convolutional_block = reference.identity_block, reference.convolutional_block
+ResNet50 = reference.ResNet50
 ''',
     "source_notebook": '''
 import glob, json, os
@@ -203,7 +204,8 @@ for path in glob.glob("@@OUTPUTS@@/*.db") + glob.glob("/tmp/**/gradebook.db", re
     # Other students' kernels or graders: connection files, other processes, the network.
     "reach_other_processes": '''
 import glob, os, socket
-files = glob.glob("/tmp/**/kernel-*.json", recursive=True) + glob.glob(os.path.expanduser("~/.local/share/jupyter/runtime/*.json"))
+files = glob.glob("/tmp/**/kernel-*.json", recursive=True)
+files += glob.glob(os.path.expanduser("~/.local/share/jupyter/runtime/*.json"))
 others = [name for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, os.getpid())]
 ports = []
 for port in (22, 80, 8786, 8888):
