@@ -10,7 +10,7 @@ WORKERS ?= 2
 # Seconds one notebook cell may run while autograding; empty keeps instructor/nbgrader_config.py's limit.
 TIMEOUT ?=
 
-.PHONY: test run notebook data references figures release autograde bench feedback-report clean
+.PHONY: test run notebook data references figures release bundle compat autograde bench feedback-report clean
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -48,6 +48,14 @@ figures: $(STAMP)
 release: $(STAMP)
 	$(PY) tools/release.py
 
+## bundle: release, then pack the learner's files into outputs/resnet50-assignment.zip for an LMS, a hub or Colab
+bundle: release
+	$(PY) tools/bundle.py
+
+## compat: run the learner-side checks in one fresh environment per supported TensorFlow/Keras pair (slow)
+compat: $(STAMP)
+	$(PY) tools/compat.py
+
 ## autograde: grade SUBMISSIONS/<student>.ipynb into outputs/grades.csv and outputs/feedback/
 autograde: $(STAMP)
 	$(PY) tools/autograde.py "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(TIMEOUT),--timeout $(TIMEOUT))
@@ -61,4 +69,4 @@ feedback-report: $(STAMP)
 	$(PY) tools/feedback_report.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .compat
