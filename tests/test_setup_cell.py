@@ -29,9 +29,13 @@ def _grade_id(cell):
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def _notebook_through(grade_id, solutions=()):
-    """The student notebook cut after the cell `grade_id`, with the reference solution of each name in `solutions`."""
+def _notebook_through(grade_id, solutions=(), bundle_url=""):
+    """The student notebook cut after the cell `grade_id`, with the reference solution of each name in `solutions`
+    and `bundle_url` as the setup cell's BUNDLE_URL."""
     notebook = nbformat.read(STUDENT_NOTEBOOK, as_version=4)
+    setup = notebook.cells[0]
+    setup.source, count = re.subn(r'^BUNDLE_URL = ".*?"', f'BUNDLE_URL = "{bundle_url}"', setup.source, flags=re.M)
+    assert count == 1, "the setup cell has no BUNDLE_URL line"
     reference = graded_cells()
     for cell in notebook.cells:
         if _grade_id(cell) in solutions:
@@ -124,10 +128,8 @@ def test_notebook_alone_with_the_bundle_beside_it_runs_through_the_first_check(b
 
 
 def test_setup_cell_downloads_the_bundle_from_its_url(bundle, tmp_path):
-    notebook = _notebook_through(SETUP_CELL_ID)
+    notebook = _notebook_through(SETUP_CELL_ID, bundle_url=bundle.as_uri())
     setup = notebook.cells[0]
-    setup.source = setup.source.replace('BUNDLE_URL = ""', f'BUNDLE_URL = "{bundle.as_uri()}"', 1)
-    assert bundle.as_uri() in setup.source
     _execute(notebook, tmp_path)
     lines = "".join(text for _, text in _texts(setup)).splitlines()
     assert lines[:2] == [f"downloaded {BUNDLE_NAME}", f"unpacked {_files_besides_notebook(bundle)} files from {BUNDLE_NAME}"]
