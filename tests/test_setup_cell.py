@@ -144,6 +144,16 @@ def test_setup_cell_without_bundle_or_url_says_what_to_do_in_one_line(tmp_path):
                                "page) in the folder this notebook runs in, then run this cell again."]
 
 
+def test_setup_cell_that_cannot_download_says_so_in_one_line(tmp_path):
+    address = (tmp_path / "nowhere" / BUNDLE_NAME).as_uri()
+    with pytest.raises(CellExecutionError):
+        _execute(_notebook_through(SETUP_CELL_ID, bundle_url=address), tmp_path)
+    error = nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells[0].outputs[-1]
+    assert len(error.traceback) == 1
+    assert error.traceback[0].startswith(f"SetupError: Could not download {address} (")
+    assert error.traceback[0].endswith("): download it yourself and put it in the folder this notebook runs in.")
+
+
 def test_setup_cell_stops_legacy_keras_with_one_line(bundle, tmp_path):
     shutil.copy(bundle, tmp_path)
     with pytest.raises(CellExecutionError):
