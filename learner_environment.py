@@ -1,9 +1,8 @@
 """Check and prepare the Python environment that runs the notebook.
 
-The notebook's setup cell calls `prepare()`, and `resnets_utils` calls `check_versions()` when it is imported, so a
-learner whose environment cannot run the assignment gets one line that says what to do instead of an error deep
-inside Keras. Only the standard library is used here: this module runs before anything else is known to be
-installed.
+The notebook's first cell, the setup cell, calls `prepare()` before anything imports TensorFlow, so a learner whose
+environment cannot run the assignment gets one line that says what to do instead of an error deep inside Keras.
+Only the standard library is used here: this module runs before anything else is known to be installed.
 
 The supported versions are the ranges of `requirements-learner.txt`, beside this file, which `make compat` tests.
 """

@@ -124,7 +124,8 @@ def test_notebook_alone_with_the_bundle_beside_it_runs_through_the_first_check(b
     # The learner's notebook in the folder was kept, not replaced by the bundle's blank copy.
     assert "### BEGIN SOLUTION" in (tmp_path / "ResNet50.ipynb").read_text()
     assert (tmp_path / "outputs" / "references" / "identity_block.npz").is_file()
-    assert output_problems(notebook, machine_paths(tmp_path, bundle.parent, signs_archive.parent, STUDENT_NOTEBOOK.parent)) == []
+    forbidden = machine_paths(tmp_path, bundle.parent, signs_archive.parent, STUDENT_NOTEBOOK.parent)
+    assert output_problems(notebook, forbidden) == []
 
 
 def test_setup_cell_downloads_the_bundle_from_its_url(bundle, tmp_path):
@@ -132,7 +133,8 @@ def test_setup_cell_downloads_the_bundle_from_its_url(bundle, tmp_path):
     setup = notebook.cells[0]
     _execute(notebook, tmp_path)
     lines = "".join(text for _, text in _texts(setup)).splitlines()
-    assert lines[:2] == [f"downloaded {BUNDLE_NAME}", f"unpacked {_files_besides_notebook(bundle)} files from {BUNDLE_NAME}"]
+    unpacked = _files_besides_notebook(bundle)
+    assert lines[:2] == [f"downloaded {BUNDLE_NAME}", f"unpacked {unpacked} files from {BUNDLE_NAME}"]
     assert (tmp_path / "resnets_utils.py").is_file()
 
 
