@@ -125,7 +125,7 @@ def native_stderr_silenced():
 
 
 def load_tensorflow_quietly(environ=os.environ):
-    """Import TensorFlow and Keras and find the devices without TensorFlow's start-up notices.
+    """Import TensorFlow and Keras and find the devices without TensorFlow's start-up notices and warnings.
 
     Returns:
         `(tensorflow version, keras version)`.
@@ -135,6 +135,8 @@ def load_tensorflow_quietly(environ=os.environ):
         import keras
         import tensorflow as tf
         tf.config.list_physical_devices()  # looks for GPUs now, so that its notices are silenced too
+    # TensorFlow's Python warnings (such as retracing notices) are advice for library authors; errors still show.
+    tf.get_logger().setLevel("ERROR")
     return tf.__version__, keras.__version__
 
 

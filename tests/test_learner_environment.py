@@ -1,4 +1,5 @@
 """The environment checks a learner meets first: one line that says what to do when the notebook cannot run."""
+import logging
 import os
 import subprocess
 import sys
@@ -83,3 +84,13 @@ def test_native_stderr_is_silenced_only_inside(capfd):
         os.write(2, b"notice from a C++ library\n")
     os.write(2, b"after\n")
     assert capfd.readouterr().err == "after\n"
+
+
+def test_tensorflow_loads_with_its_python_warnings_off():
+    environ = {}
+    versions = learner_environment.load_tensorflow_quietly(environ)
+    import keras
+    import tensorflow as tf
+    assert versions == (tf.__version__, keras.__version__)
+    assert environ == {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    assert tf.get_logger().level == logging.ERROR

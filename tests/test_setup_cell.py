@@ -22,7 +22,9 @@ from tools.bundle import BUNDLE_NAME, write_bundle
 from tools.release import STUDENT_NOTEBOOK
 
 SETUP_CELL_ID = "setup"
-TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuda|cuInit|tensorflow/", re.IGNORECASE | re.M)
+# TensorFlow's C++ log lines (I0000 ... port.cc), absl's notice, and its Python logger (WARNING:tensorflow:...).
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuda|cuInit|tensorflow/"
+                         r"|^(WARNING|INFO|ERROR):(tensorflow|absl)", re.IGNORECASE | re.M)
 
 
 def _grade_id(cell):
