@@ -15,7 +15,8 @@ NO_SANDBOX ?=
 BWRAP_HINT := bubblewrap (bwrap) is missing: install it with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or \
   `sudo dnf install bubblewrap` (Fedora).
 
-.PHONY: test run notebook data references figures release autograde bench bench-grading feedback-report clean
+.PHONY: test run notebook data references figures release bundle compat autograde bench bench-grading feedback-report \
+  clean
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -54,6 +55,14 @@ figures: $(STAMP)
 release: $(STAMP)
 	$(PY) tools/release.py
 
+## bundle: release, then pack the learner's files into outputs/resnet50-assignment.zip for an LMS, a hub or Colab
+bundle: release
+	$(PY) tools/bundle.py
+
+## compat: run the learner-side checks in one fresh environment per supported TensorFlow/Keras pair (slow)
+compat: $(STAMP)
+	$(PY) tools/compat.py
+
 ## autograde: grade SUBMISSIONS/<student>.ipynb, each in a sandbox, into outputs/grades.csv, feedback/, gradebook.db
 autograde: $(STAMP)
 	@[ -n "$(NO_SANDBOX)" ] || command -v bwrap >/dev/null || { echo "$(BWRAP_HINT)"; exit 1; }
@@ -74,4 +83,4 @@ feedback-report: $(STAMP)
 	$(PY) tools/feedback_report.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .compat

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import signs_data
-from signs_data import SignsDataError
+from signs_data import SignsDataError, display_path  # noqa: F401 (display_path is for the notebook)
 
 # ===========================================================================
 # Data

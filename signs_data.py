@@ -81,6 +81,19 @@ _DATASET_DIR_NAME = "Dataset"
 _PHOTO_NAME = re.compile(r"Dataset/(\d)/IMG_(\d+)\.JPG")
 
 
+def display_path(path):
+    """`path` as a notebook shows it: relative to the project folder when inside it, so that no output carries the
+    machine's folders."""
+    path = Path(path).resolve()
+    return path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else path
+
+
+def progress_verbosity():
+    """`keras.utils.Progbar` verbosity: a bar redrawn in place in a terminal, else one line when done, because a
+    saved notebook or a log file would keep every redrawn state."""
+    return 1 if sys.stdout.isatty() else 2
+
+
 class SignsDataError(Exception):
     """The SIGNS files cannot be built or read; the message says why and
     what to do."""
@@ -585,7 +598,7 @@ def build_signs(archive_path, out_dir=DATASETS_DIR, manifest_path=MANIFEST_PATH)
         f"photos from {len(groups)} participant groups to "
         f"{IMAGE_SIZE}x{IMAGE_SIZE}."
     )
-    progbar = keras.utils.Progbar(len(train_photos) + len(test_photos))
+    progbar = keras.utils.Progbar(len(train_photos) + len(test_photos), verbose=progress_verbosity())
     arrays = {
         "train": convert_photos(train_photos, dataset_files, progbar),
         "test": convert_photos(test_photos, dataset_files, progbar),
@@ -634,7 +647,7 @@ def ensure_signs(out_dir=DATASETS_DIR):
     train_path, test_path = out_dir / TRAIN_FILE_NAME, out_dir / TEST_FILE_NAME
     if train_path.is_file() and test_path.is_file():
         return train_path, test_path
-    print(f"SIGNS files not found in {out_dir}; building them.")
+    print(f"SIGNS files not found in {display_path(out_dir)}; building them.")
     return build_signs(locate_archive(), out_dir)
 
 
