@@ -10,7 +10,7 @@ WORKERS ?= 2
 # Seconds one notebook cell may run while autograding; empty keeps instructor/nbgrader_config.py's limit.
 TIMEOUT ?=
 
-.PHONY: test run notebook data references figures release autograde bench feedback-report clean
+.PHONY: test run notebook data references figures release autograde bench model photo-stats feedback-report clean
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -52,9 +52,17 @@ release: $(STAMP)
 autograde: $(STAMP)
 	$(PY) tools/autograde.py "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
-## bench: train with the notebook's recipe against keras.applications.ResNet50, write outputs/bench.json
+## bench: precision, speed, accuracy, camera shift and robustness of the recipes, write outputs/bench.json
 bench: data
 	$(PY) tools/bench.py
+
+## model: train the model for learners' own photos (about 10 min on 2 cores), save outputs/resnet50_signs.keras
+model: data
+	$(PY) tools/train_model.py
+
+## photo-stats: measure the SIGNS photos (colour, hand size and position, sharpness) and their camera-shifted copies
+photo-stats: data
+	$(PY) tools/photo_statistics.py
 
 ## feedback-report: show how the public tests react to the catalogue of learner mistakes
 feedback-report: $(STAMP)

@@ -268,7 +268,9 @@ def plot_sign_samples(X, Y, per_class=4):
 # ===========================================================================
 
 SIGNS_CLASSES = 6
+# The model for learners' own photos (`make model`), and the notebook's own shorter run.
 MODEL_PATH = Path(__file__).resolve().parent / "outputs" / "resnet50_signs.keras"
+NOTEBOOK_MODEL_PATH = MODEL_PATH.with_name("resnet50_signs_notebook.keras")
 # nbgrader sets this variable (to "autograde") while it executes a notebook.
 AUTOGRADE_ENV_VAR = "NBGRADER_EXECUTION"
 # Largest random changes of the training augmentation; the robustness check

@@ -1,8 +1,8 @@
 """Measure how the SIGNS photos look, and how `camera_shift` moves them (`make photo-stats`).
 
 For every photo: the background colour (median of the outermost 3-pixel border) and its red/blue ratio, the
-brightness, the hand's area (pixels much redder than the background) and extent (their bounding box: its side as a share of
-the photo's side and its centre), the sharpness (mean absolute Laplacian) and the corner-to-centre brightness ratio
+brightness, the hand's area (pixels much redder than the background) and extent (their bounding box: its side as a
+share of the photo's side and its centre), the sharpness (mean absolute Laplacian) and the corner-to-centre brightness ratio
 (vignetting). Prints the median and 5th-95th percentiles over the training photos, and the same over their
 camera-shifted copies, so the shift can be judged against the spread the training photos already have.
 
@@ -48,7 +48,8 @@ def photo_statistics(X):
         centre_y.append((ys[0] + ys[-1]) / 2 / (size - 1))
         centre_x.append((xs[0] + xs[-1]) / 2 / (size - 1))
     grey = X.mean(axis=3)
-    laplacian = 4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1] - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]
+    laplacian = (4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1]
+                 - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:])
     quarter = size // 4
     corners = np.concatenate([grey[:, :quarter, :quarter], grey[:, :quarter, -quarter:],
                               grey[:, -quarter:, :quarter], grey[:, -quarter:, -quarter:]], axis=1)
