@@ -335,39 +335,43 @@ def main():
     recipe = resnets_utils.TrainingRecipe()
     chosen = resnets_utils.choose_precision(recipe.precision)
     report = {"command": "make bench  (= .venv/bin/python tools/bench.py " + " ".join(sys.argv[1:]) + ")",
-              "chosen_precision": chosen, "recipe": dataclasses.asdict(recipe), "epochs": epochs}
+              "chosen_precision": chosen, "recipe": dataclasses.asdict(recipe), "epochs": epochs,
+              "machine": machine_description(), "load_average_at_start": [round(v, 2) for v in load_at_start]}
 
     def elapsed():
         return f"{(time.perf_counter() - started) / 60:.1f} min so far"
+
+    def write_report():
+        """Writes what is measured so far, so that an interrupted run keeps its finished parts."""
+        report["wall_seconds"] = round(time.perf_counter() - started, 1)
+        report["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
+        arguments.output.parent.mkdir(parents=True, exist_ok=True)
+        arguments.output.write_text(json.dumps(report, indent=1) + "\n")
 
     if "throughput" in arguments.parts:
         print(f"[throughput] alternating bursts of {arguments.steps} steps ({elapsed()})", flush=True)
         report["throughput"] = in_fresh_process(measure_throughput, recipe, arguments.rounds, arguments.steps,
                                                 arguments.train_examples)
+        write_report()
     if "profile" in arguments.parts:
         print(f"[profile] one epoch ({elapsed()})", flush=True)
         report["profile"] = in_fresh_process(profile_epoch, recipe, arguments.train_examples)
+        write_report()
     if "runs" in arguments.parts:
         # The precisions alternate seed by seed, so that slow drifts of a shared machine hit both.
         plan = [(OURS, seed, precision) for seed in arguments.seeds for precision in dict.fromkeys([chosen, "float32"])]
         if not arguments.no_keras_run:
             plan.insert(2, (KERAS, arguments.seeds[0], chosen))
-        runs = []
+        report["runs"] = []
         for number, (name, seed, precision) in enumerate(plan, 1):
             print(f"\n[{number}/{len(plan)}] {name}, seed {seed}, {precision}, {epochs} epochs ({elapsed()})",
                   flush=True)
-            runs.append(in_fresh_process(train_once, name, seed, epochs,
-                                         dataclasses.replace(recipe, precision=precision), arguments.train_examples))
-        report["runs_summary"] = summarise_runs(runs)
-        report["runs"] = runs
-    report.update({
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "load_average_at_start": [round(value, 2) for value in load_at_start],
-        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
-        "machine": machine_description(),
-    })
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(report, indent=1) + "\n")
+            report["runs"].append(in_fresh_process(
+                train_once, name, seed, epochs, dataclasses.replace(recipe, precision=precision),
+                arguments.train_examples))
+            report["runs_summary"] = summarise_runs(report["runs"])
+            write_report()
+    write_report()
     print_summary(report)
     print(f"wrote {arguments.output}")
 
