@@ -15,8 +15,8 @@ NO_SANDBOX ?=
 BWRAP_HINT := bubblewrap (bwrap) is missing: install it with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or \
   `sudo dnf install bubblewrap` (Fedora).
 
-.PHONY: test run notebook data references figures release bundle compat autograde bench bench-grading feedback-report \
-  clean
+.PHONY: test run notebook data references figures release bundle compat autograde bench bench-grading model \
+  photo-stats feedback-report clean
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -69,7 +69,7 @@ autograde: $(STAMP)
 	$(PY) -m tools.autograde "$(SUBMISSIONS)" $(if $(WORKERS),--workers $(WORKERS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	  $(if $(NO_SANDBOX),--no-sandbox)
 
-## bench: train with the notebook's recipe against keras.applications.ResNet50, write outputs/bench.json
+## bench: precision, speed, accuracy, camera shift and robustness of the recipes, write outputs/bench.json
 bench: data
 	$(PY) tools/bench.py
 
@@ -77,6 +77,14 @@ bench: data
 bench-grading: $(STAMP)
 	@command -v bwrap >/dev/null || { echo "$(BWRAP_HINT)"; exit 1; }
 	$(PY) -m tools.bench_grading
+
+## model: train the model for learners' own photos (about 10 min on 2 cores), save outputs/resnet50_signs.keras
+model: data
+	$(PY) tools/train_model.py
+
+## photo-stats: measure the SIGNS photos (colour, hand size and position, sharpness) and their camera-shifted copies
+photo-stats: data
+	$(PY) tools/photo_statistics.py
 
 ## feedback-report: show how the public tests react to the catalogue of learner mistakes
 feedback-report: $(STAMP)

@@ -144,6 +144,35 @@ def load_dataset(folder=None, build_if_missing=True):
     return X_train, y_train.reshape(1, -1), X_test, y_test.reshape(1, -1), classes
 
 
+def validation_split(folder=None):
+    """Rows of the training file to fit on and rows to validate on.
+
+    The validation rows are whole participants (`signs_data.split_validation`),
+    so choices tuned on them (augmentation, epochs) never look at the test
+    set, which stays held out.
+
+    Args:
+        folder: folder holding `train_signs.h5`; defaults to the project's
+            `datasets/`.
+
+    Returns:
+        `(fit_rows, validation_rows)`: sorted int arrays of row indices.
+
+    Raises:
+        SignsDataError: the file does not name its photos (`train_set_files`,
+            which the classic SIGNS files lack).
+    """
+    path = (DATASETS_DIR if folder is None else Path(folder)) / signs_data.TRAIN_FILE_NAME
+    with h5py.File(path, "r") as h5:
+        if "train_set_files" not in h5:
+            raise SignsDataError(
+                f"{path} does not name its photos (no train_set_files), so its participants are unknown. "
+                "Build the project's own files with `make data`."
+            )
+        paths = [name.decode() if isinstance(name, bytes) else name for name in h5["train_set_files"][()]]
+    return signs_data.split_validation(paths)
+
+
 def convert_to_one_hot(Y, C):
     """Turns integer labels into one-hot columns.
 
@@ -239,7 +268,9 @@ def plot_sign_samples(X, Y, per_class=4):
 # ===========================================================================
 
 SIGNS_CLASSES = 6
+# The model for learners' own photos (`make model`), and the notebook's own shorter run.
 MODEL_PATH = Path(__file__).resolve().parent / "outputs" / "resnet50_signs.keras"
+NOTEBOOK_MODEL_PATH = MODEL_PATH.with_name("resnet50_signs_notebook.keras")
 # nbgrader sets this variable (to "autograde") while it executes a notebook.
 AUTOGRADE_ENV_VAR = "NBGRADER_EXECUTION"
 # Largest random changes of the training augmentation; the robustness check
@@ -249,6 +280,12 @@ MAX_SHIFT = 0.1
 MAX_ZOOM = 0.15
 MAX_BRIGHTNESS = 0.2
 MAX_CONTRAST = 0.2
+# The camera augmentation's wider ranges: other cameras frame the hand smaller
+# and off centre, and light it warmer or cooler (measured in BENCHMARKS.md).
+CAMERA_MAX_SHIFT = 0.15
+CAMERA_MAX_ZOOM_OUT = 0.45
+CAMERA_MAX_WHITE_BALANCE = 0.2
+CAMERA_MAX_BLUR_SIGMA = 0.6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,6 +362,13 @@ class TrainingRecipe:
         augment_probability: float, chance that a training photo is randomly
             rotated, shifted, zoomed and relit (see `make_augmentation`)
             each time it is used; 0 turns that augmentation off.
+        camera_augmentation: bool, whether the augmentation also imitates
+            other cameras: wider shifts, zoom out to a smaller hand, white
+            balance and blur (`make_augmentation(camera=True)`).
+        precision: str, the numbers the training steps compute with:
+            `"auto"` (see `choose_precision`), `"float32"`,
+            `"mixed_bfloat16"` or `"mixed_float16"`. The model passed to
+            `train_with_recipe` stays float32 in every case.
     """
 
     batch_size: int = 16
@@ -335,6 +379,107 @@ class TrainingRecipe:
     label_smoothing: float = 0.1
     mirror: bool = True
     augment_probability: float = 0.5
+    camera_augmentation: bool = False
+    precision: str = "auto"
+
+
+# Mixed precision computes in 16 bits and keeps the weights in float32.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+# /proc/cpuinfo flags of CPUs with bfloat16 dot-product instructions (AVX512-BF16, AMX).
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+CPUINFO_PATH = Path("/proc/cpuinfo")
+
+
+def cpu_flags(cpuinfo_path=CPUINFO_PATH):
+    """The instruction-set flags of this machine's CPU.
+
+    Args:
+        cpuinfo_path: path of a `/proc/cpuinfo`-style file.
+
+    Returns:
+        frozenset of str; empty where the file does not exist (not Linux).
+    """
+    try:
+        text = Path(cpuinfo_path).read_text()
+    except OSError:
+        return frozenset()
+    return frozenset(
+        flag
+        for line in text.splitlines() if line.startswith("flags")
+        for flag in line.split(":", 1)[1].split()
+    )
+
+
+def choose_precision(setting="auto", flags=None, cuda_gpu=None):
+    """The precision that training uses.
+
+    `"auto"` picks `"mixed_float16"` when TensorFlow sees a CUDA GPU (its
+    tensor cores compute in float16), else `"mixed_bfloat16"` when the CPU
+    has bfloat16 instructions (`BFLOAT16_CPU_FLAGS`), else `"float32"`.
+    Any other setting is returned as it is.
+
+    Args:
+        setting: one of `PRECISIONS`.
+        flags: set of CPU flags, defaults to `cpu_flags()`.
+        cuda_gpu: bool, defaults to whether TensorFlow lists a GPU.
+
+    Returns:
+        str, `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`.
+
+    Raises:
+        ValueError: `setting` is not one of `PRECISIONS`.
+    """
+    if setting not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {setting!r}.")
+    if setting != "auto":
+        return setting
+    if cuda_gpu is None:
+        cuda_gpu = bool(tf.config.list_physical_devices("GPU"))
+    if cuda_gpu:
+        return "mixed_float16"
+    flags = cpu_flags() if flags is None else flags
+    return "mixed_bfloat16" if BFLOAT16_CPU_FLAGS & set(flags) else "float32"
+
+
+def with_precision(model, precision):
+    """A copy of a model whose layers compute in `precision`.
+
+    The layers that produce the model's outputs (the softmax) stay float32,
+    so probabilities and the loss keep float32's resolution. The copy gets
+    the model's current weights; its variables are float32 under every
+    policy, so `model.set_weights(copy.get_weights())` brings the trained
+    weights back. Keras' global dtype policy is not touched.
+
+    Args:
+        model: a functional or Sequential Keras model.
+        precision: `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`.
+
+    Returns:
+        the model itself for `"float32"`, else a new model.
+
+    Raises:
+        ValueError: the model is a subclassed model, which cannot be copied
+            layer by layer.
+    """
+    if precision == "float32":
+        return model
+    output_layers = {keras_tensor._keras_history.operation.name for keras_tensor in model.outputs}
+
+    def copy_layer(layer):
+        config = layer.get_config()
+        if layer.name not in output_layers and not isinstance(layer, keras.layers.InputLayer):
+            config["dtype"] = precision
+        return type(layer).from_config(config)
+
+    try:
+        copy = keras.models.clone_model(model, clone_function=copy_layer)
+    except ValueError as error:
+        raise ValueError(
+            f"Training in {precision} copies the model layer by layer, which works for functional and Sequential "
+            f"models only ({error}). Use TrainingRecipe(precision='float32') for this model."
+        ) from None
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def scale_images(X):
@@ -386,7 +531,42 @@ def set_batchnorm_momentum(model, momentum):
     return len(layers)
 
 
-def make_augmentation(seed=None):
+class RandomWhiteBalance(keras.layers.Layer):
+    """Random colour temperature: red and blue scaled in opposite directions.
+
+    A camera's white balance scales the channels: warm light (or a warm
+    setting) raises red and lowers blue, cool light the reverse. Each image
+    gets red x (1 + t) and blue x (1 - t) for t uniform in
+    [-factor, factor], then values are clipped to [0, 1].
+
+    Args:
+        factor: float, the largest t.
+        seed: int or None.
+    """
+
+    def __init__(self, factor, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        temperature = keras.random.uniform(
+            (keras.ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator)
+        gains = keras.ops.concatenate(
+            [1.0 + temperature, keras.ops.ones_like(temperature), 1.0 - temperature], axis=-1)
+        return keras.ops.clip(images * keras.ops.cast(gains, images.dtype), 0.0, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
+
+
+def make_augmentation(seed=None, camera=False):
     """Random changes that a photo of a hand may show and that keep its sign.
 
     Rotation up to `MAX_ROTATION_DEGREES`, shifts up to `MAX_SHIFT` of the
@@ -395,33 +575,44 @@ def make_augmentation(seed=None):
     nearest edge pixel, as a real background would continue. (Mirroring is
     separate: see `make_training_dataset`.)
 
+    With `camera=True` the changes also imitate photos from other cameras:
+    shifts up to `CAMERA_MAX_SHIFT`, zoom out up to `CAMERA_MAX_ZOOM_OUT`
+    (a smaller hand), white balance up to `CAMERA_MAX_WHITE_BALANCE` and a
+    Gaussian blur of sigma up to `CAMERA_MAX_BLUR_SIGMA` pixels.
+
     Args:
         seed: int or None, seed of the random changes.
+        camera: bool, whether to add the camera changes.
 
     Returns:
         `keras.layers.Pipeline` mapping float images (m, 64, 64, 3) in
         [0, 1] to changed images of the same shape (call it with
         `training=True`; it works inside `tf.data`).
     """
-    seeds = [None] * 5 if seed is None else [seed + i for i in range(5)]
-    return keras.layers.Pipeline(
-        [
-            keras.layers.RandomRotation(
-                MAX_ROTATION_DEGREES / 360, fill_mode="nearest", seed=seeds[0]
+    seeds = [None] * 7 if seed is None else [seed + i for i in range(7)]
+    shift = CAMERA_MAX_SHIFT if camera else MAX_SHIFT
+    zoom = (-MAX_ZOOM, CAMERA_MAX_ZOOM_OUT) if camera else MAX_ZOOM
+    layers = [
+        keras.layers.RandomRotation(
+            MAX_ROTATION_DEGREES / 360, fill_mode="nearest", seed=seeds[0]
+        ),
+        keras.layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seeds[1]),
+        keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seeds[2]),
+        keras.layers.RandomBrightness(
+            MAX_BRIGHTNESS, value_range=(0, 1), seed=seeds[3]
+        ),
+        keras.layers.RandomContrast(
+            MAX_CONTRAST, value_range=(0, 1), seed=seeds[4]
+        ),
+    ]
+    if camera:
+        layers += [
+            RandomWhiteBalance(CAMERA_MAX_WHITE_BALANCE, seed=seeds[5]),
+            keras.layers.RandomGaussianBlur(
+                1.0, kernel_size=3, sigma=CAMERA_MAX_BLUR_SIGMA, value_range=(0, 1), seed=seeds[6]
             ),
-            keras.layers.RandomTranslation(
-                MAX_SHIFT, MAX_SHIFT, fill_mode="nearest", seed=seeds[1]
-            ),
-            keras.layers.RandomZoom(MAX_ZOOM, fill_mode="nearest", seed=seeds[2]),
-            keras.layers.RandomBrightness(
-                MAX_BRIGHTNESS, value_range=(0, 1), seed=seeds[3]
-            ),
-            keras.layers.RandomContrast(
-                MAX_CONTRAST, value_range=(0, 1), seed=seeds[4]
-            ),
-        ],
-        name="augmentation",
-    )
+        ]
+    return keras.layers.Pipeline(layers, name="augmentation")
 
 
 def plot_augmentation_examples(photo, augmentation, count=7):
@@ -537,15 +728,20 @@ def compile_with_recipe(model, recipe, steps_per_epoch, epochs, run_eagerly=Fals
         run_eagerly: bool, see `TrainingBudget`.
 
     Returns:
-        The same model, compiled (AdamW, label-smoothed cross-entropy on
-        one-hot targets, accuracy).
+        The same model, compiled (AdamW, with loss scaling when layers
+        compute in float16; label-smoothed cross-entropy on one-hot targets,
+        accuracy).
     """
     set_batchnorm_momentum(model, recipe.batchnorm_momentum)
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=learning_rate_schedule(recipe, steps_per_epoch, epochs),
+        weight_decay=recipe.weight_decay,
+    )
+    if any(layer.dtype_policy.name == "mixed_float16" for layer in model.layers):
+        # float16 gradients of small losses underflow to 0 unless the loss is scaled up first.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=learning_rate_schedule(recipe, steps_per_epoch, epochs),
-            weight_decay=recipe.weight_decay,
-        ),
+        optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(
             label_smoothing=recipe.label_smoothing
         ),
@@ -561,30 +757,39 @@ def train_with_recipe(model, X_train, Y_train, X_test, Y_test, epochs,
     """Trains a model on SIGNS with the recipe, checking the test set after
     every epoch.
 
+    In mixed precision (`recipe.precision`, see `choose_precision`) the
+    steps run on a copy of the model that computes in 16 bits
+    (`with_precision`); its weights are copied back at the end, so `model`
+    stays float32 and so does Keras' global dtype policy.
+
     Args:
         model: a Keras model, (m, 64, 64, 3) images to (m, classes)
-            probabilities; trained in place.
+            probabilities; trained in place, and compiled with the recipe.
         X_train, X_test: float32 arrays (m, 64, 64, 3) from `scale_images`.
         Y_train, Y_test: one-hot arrays (m, classes).
         epochs: int.
         recipe: `TrainingRecipe`.
         seed: int, seed of the shuffle and the augmentation.
-        callbacks: extra Keras callbacks.
+        callbacks: extra Keras callbacks (they see the model being trained,
+            the 16-bit copy in mixed precision).
         verbose: Keras' verbosity (2: one line per epoch).
         run_eagerly: bool, see `TrainingBudget`.
 
     Returns:
         `keras.callbacks.History`; `history.history` holds per-epoch `loss`,
         `accuracy`, `val_loss` and `val_accuracy` (the test set, evaluated
-        with BatchNorm's moving statistics).
+        with BatchNorm's moving statistics, in the training precision).
     """
     steps_per_epoch = math.ceil(len(X_train) / recipe.batch_size)
     compile_with_recipe(model, recipe, steps_per_epoch, epochs, run_eagerly)
+    training_model = with_precision(model, choose_precision(recipe.precision))
+    if training_model is not model:
+        compile_with_recipe(training_model, recipe, steps_per_epoch, epochs, run_eagerly)
     dataset = make_training_dataset(
         X_train, Y_train, recipe.batch_size, recipe.mirror,
-        make_augmentation(seed), recipe.augment_probability, seed
+        make_augmentation(seed, recipe.camera_augmentation), recipe.augment_probability, seed
     )
-    return model.fit(
+    history = training_model.fit(
         dataset,
         epochs=epochs,
         validation_data=(X_test, Y_test),
@@ -592,6 +797,9 @@ def train_with_recipe(model, X_train, Y_train, X_test, Y_test, epochs,
         shuffle=False,  # the dataset reshuffles itself every epoch
         verbose=verbose,
     )
+    if training_model is not model:
+        model.set_weights(training_model.get_weights())
+    return history
 
 
 def predict_probabilities(model, X, batch_size=64):

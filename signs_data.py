@@ -67,6 +67,8 @@ ARCHIVE_ENV_VAR = "SIGNS_ARCHIVE"
 SIGN_CLASSES = (0, 1, 2, 3, 4, 5)
 IMAGE_SIZE = 64
 TEST_PHOTOS_PER_CLASS = 20
+# Photos per class of the validation split carved out of the training file.
+VALIDATION_PHOTOS_PER_CLASS = 30
 # Changing the salt gives another (equally valid) split; keep it fixed.
 SPLIT_SALT = "signs-split-v1"
 
@@ -477,6 +479,46 @@ def split_train_test(groups, test_per_class=TEST_PHOTOS_PER_CLASS):
         else:
             train_photos.extend(used)
     return _fixed_shuffle(train_photos), _fixed_shuffle(test_photos)
+
+
+def split_validation(train_paths, per_class=VALIDATION_PHOTOS_PER_CLASS,
+                     manifest_path=MANIFEST_PATH):
+    """Chooses whole participant groups of the training file for validation.
+
+    Tuning (augmentation, epochs) needs photos of people the model has not
+    trained on that are not the test set. The groups are those of
+    `group_participants` over every photo of the manifest, restricted to the
+    training photos, and chosen as `split_train_test` chooses test groups, so
+    no participant is in both parts.
+
+    Args:
+        train_paths: list of str, the `train_set_files` of the training file
+            (one archive path per row).
+        per_class: int, validation photos wanted per class.
+        manifest_path: path of `signs_manifest.json`.
+
+    Returns:
+        `(fit_rows, validation_rows)`: two sorted int arrays of row indices
+        into the training file, together covering every row once.
+
+    Raises:
+        SignsDataError: a path is not in the manifest.
+    """
+    manifest = load_manifest(manifest_path)
+    all_paths = set(manifest["files"]) | set(manifest["grouping_files"])
+    unknown = [path for path in train_paths if path not in all_paths]
+    if unknown:
+        raise SignsDataError(
+            f"{len(unknown)} training photo(s), e.g. {unknown[0]!r}, are not in "
+            f"{Path(manifest_path).name}; rebuild the data with `make data`."
+        )
+    row_of = {path: row for row, path in enumerate(train_paths)}
+    photos = [parse_photo_path(path) for path in sorted(all_paths)]
+    groups = [[p for p in group if p.path in row_of] for group in group_participants(photos)]
+    _, validation = split_train_test([group for group in groups if group], per_class)
+    validation_rows = np.sort([row_of[p.path] for p in validation])
+    fit_rows = np.setdiff1d(np.arange(len(train_paths)), validation_rows)
+    return fit_rows, validation_rows
 
 
 # ---------------------------------------------------------------------------

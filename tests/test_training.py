@@ -10,6 +10,10 @@
 - `predict_image` reads JPEG, PNG, RGBA and greyscale files of any size
   exactly as the training photos were made, and explains bad files.
 - Evaluation helpers count, plot and transform as documented.
+- Precision follows the hardware or a forced setting; mixed-precision
+  training leaves a float32 model and a float32 global policy.
+- The camera shift is repeatable and changes photos as documented; the
+  validation split keeps participants apart; `make model`'s script runs.
 """
 
 import io
@@ -22,9 +26,11 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+import camera_shift
 import resnets_utils
 import signs_data
 from resnets_utils import PhotoError
+from tools import train_model
 
 
 def tiny_model(size=16, seed=0):
@@ -439,3 +445,185 @@ def test_evaluate_robustness_scores_each_transform_on_its_own_copies(photo_model
     for name, transform in transforms.items():
         alone = resnets_utils.predict_probabilities(photo_model, transform(X)).argmax(axis=1)
         assert accuracies[name] == pytest.approx(np.mean(alone == labels)), name
+
+
+# ------------------------------------------------------------ precision
+
+
+@pytest.mark.parametrize("setting", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_a_forced_precision_is_used_on_any_machine(setting):
+    for flags, cuda_gpu in [(set(), False), ({"avx512_bf16"}, False), (set(), True)]:
+        assert resnets_utils.choose_precision(setting, flags, cuda_gpu) == setting
+
+
+@pytest.mark.parametrize("flags, cuda_gpu, expected", [
+    ({"avx512f", "avx512_bf16"}, False, "mixed_bfloat16"),
+    ({"amx_bf16", "amx_tile"}, False, "mixed_bfloat16"),
+    ({"avx2", "avx512f", "fma"}, False, "float32"),
+    ({"avx512_bf16"}, True, "mixed_float16"),
+    (set(), True, "mixed_float16"),
+])
+def test_auto_precision_follows_the_hardware(flags, cuda_gpu, expected):
+    assert resnets_utils.choose_precision("auto", flags, cuda_gpu) == expected
+
+
+def test_an_unknown_precision_is_named_in_the_error():
+    with pytest.raises(ValueError, match="'bfloat16'"):
+        resnets_utils.choose_precision("bfloat16")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu sse\n")
+    assert resnets_utils.cpu_flags(cpuinfo) == {"fpu", "avx512f", "avx512_bf16", "sse"}
+    assert resnets_utils.cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_a_mixed_precision_copy_keeps_its_output_layer_in_float32():
+    model = tiny_model()
+    copy = resnets_utils.with_precision(model, "mixed_bfloat16")
+    policies = [layer.dtype_policy.name for layer in copy.layers[1:]]
+    assert policies[:-1] == ["mixed_bfloat16"] * (len(policies) - 1) and policies[-1] == "float32"
+    X, _, _ = photos_and_targets(count=4)
+    assert keras.ops.convert_to_numpy(copy(X)).dtype == np.float32
+    np.testing.assert_allclose(copy.predict(X, verbose=0), model.predict(X, verbose=0), atol=0.02)
+    assert resnets_utils.with_precision(model, "float32") is model
+    assert keras.config.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_training_leaves_a_float32_model(precision, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = tiny_model()
+    before = [weight.copy() for weight in model.get_weights()]
+    X, Y, _ = photos_and_targets()
+    recipe = resnets_utils.TrainingRecipe(batch_size=8, mirror=False, augment_probability=0.0, precision=precision)
+    resnets_utils.train_with_recipe(model, X, Y, X, Y, epochs=1, recipe=recipe, verbose=0, run_eagerly=True)
+
+    assert keras.config.dtype_policy().name == "float32"
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert all(weight.dtype == np.float32 for weight in model.get_weights())
+    # The trained weights, moving statistics included, came back from the 16-bit copy.
+    changed = [not np.array_equal(old, new) for old, new in zip(before, model.get_weights())]
+    assert all(changed)
+    reloaded = keras.models.load_model(resnets_utils.save_trained_model(model, tmp_path / "mixed.keras"))
+    assert {layer.dtype_policy.name for layer in reloaded.layers} == {"float32"}
+    probabilities = resnets_utils.predict_probabilities(reloaded, X)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_array_equal(probabilities, resnets_utils.predict_probabilities(model, X))
+
+
+def test_float16_training_scales_the_loss():
+    copy = resnets_utils.with_precision(tiny_model(), "mixed_float16")
+    recipe = resnets_utils.TrainingRecipe()
+    resnets_utils.compile_with_recipe(copy, recipe, steps_per_epoch=2, epochs=1)
+    assert isinstance(copy.optimizer, keras.optimizers.LossScaleOptimizer)
+    resnets_utils.compile_with_recipe(model := tiny_model(), recipe, steps_per_epoch=2, epochs=1)
+    assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+# --------------------------------------------------------- camera shift
+
+
+def uniform_photos(value=0.5, count=3, size=64):
+    return np.full((count, size, size, 3), value, np.float32)
+
+
+def test_camera_shift_is_deterministic_and_seeded():
+    X = np.random.default_rng(11).random((4, 64, 64, 3), dtype=np.float32)
+    shifted = camera_shift.camera_shift(X)
+    assert shifted.shape == X.shape and shifted.dtype == np.float32
+    assert 0.0 <= shifted.min() and shifted.max() <= 1.0
+    np.testing.assert_array_equal(shifted, camera_shift.camera_shift(X))
+    assert np.abs(camera_shift.camera_shift(X, seed=1) - shifted).mean() > 0.01
+
+
+def test_camera_shift_warms_the_white_balance():
+    shifted = camera_shift.camera_shift(uniform_photos())
+    red, blue = shifted[..., 0].mean(axis=(1, 2)), shifted[..., 2].mean(axis=(1, 2))
+    assert np.all(red / blue > camera_shift.RED_GAIN[0] / camera_shift.BLUE_GAIN[1] - 0.02)
+
+
+def test_camera_shift_darkens_the_corners():
+    shifted = camera_shift.camera_shift(uniform_photos()).mean(axis=3)
+    assert np.all(shifted[:, :8, :8].mean(axis=(1, 2)) < shifted[:, 28:36, 28:36].mean(axis=(1, 2)) - 0.02)
+
+
+def test_camera_shift_makes_the_hand_smaller():
+    X = np.zeros((6, 64, 64, 3), np.float32)
+    X[:, 16:48, 16:48] = 1.0  # a bright square, a quarter of the photo, on a black border
+    shifted = camera_shift.camera_shift(X).mean(axis=3)
+    bright_share = (shifted > 0.3).mean(axis=(1, 2))
+    scale = camera_shift.shift_parameters(len(X))["scale"]
+    assert np.all(bright_share < 0.25 * (scale + 0.05) ** 2)
+
+
+def test_camera_shift_explains_wrong_input():
+    with pytest.raises(ValueError, match=r"shape \(64, 64, 3\)"):
+        camera_shift.camera_shift(np.zeros((64, 64, 3)))
+    with pytest.raises(ValueError, match="scale_images"):
+        camera_shift.camera_shift(np.full((1, 8, 8, 3), 255.0))
+
+
+def test_white_balance_augmentation_moves_red_and_blue_apart():
+    layer = resnets_utils.RandomWhiteBalance(0.2, seed=0)
+    X = uniform_photos(count=16, size=8)
+    changed = keras.ops.convert_to_numpy(layer(X, training=True))
+    red, green, blue = (changed[..., channel].mean(axis=(1, 2)) for channel in range(3))
+    np.testing.assert_allclose(green, 0.5)
+    np.testing.assert_allclose(red - 0.5, 0.5 - blue, atol=1e-6)
+    assert np.all(np.abs(red - 0.5) <= 0.1 + 1e-6) and np.ptp(red) > 0.05
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(X, training=False)), X)
+
+
+def test_camera_augmentation_runs_in_the_training_dataset():
+    X, Y, _ = photos_and_targets(count=8, size=64)
+    dataset = resnets_utils.make_training_dataset(
+        X, Y, batch_size=4, augmentation=resnets_utils.make_augmentation(0, camera=True), seed=0)
+    batches = [images.numpy() for images, _ in dataset]
+    assert [len(batch) for batch in batches] == [4, 4]
+    assert all(0.0 <= batch.min() and batch.max() <= 1.0 for batch in batches)
+
+
+# ------------------------------------------------------- validation split
+
+
+def test_validation_split_keeps_participants_apart(signs_h5_dir):
+    fit_rows, validation_rows = resnets_utils.validation_split(signs_h5_dir)
+    with h5py.File(signs_h5_dir / signs_data.TRAIN_FILE_NAME) as h5:
+        paths = [name.decode() for name in h5["train_set_files"][()]]
+        labels = h5["train_set_y"][()]
+    assert sorted(np.concatenate([fit_rows, validation_rows])) == list(range(len(paths)))
+    counts = np.bincount(labels[validation_rows], minlength=6)
+    assert np.all(counts <= signs_data.VALIDATION_PHOTOS_PER_CLASS) and counts.sum() > 0.1 * len(paths)
+    manifest = signs_data.load_manifest()
+    photos = [signs_data.parse_photo_path(p) for p in set(manifest["files"]) | set(manifest["grouping_files"])]
+    group_of = {photo.path: index for index, group in enumerate(signs_data.group_participants(photos))
+                for photo in group}
+    fit_groups = {group_of[paths[row]] for row in fit_rows}
+    assert fit_groups.isdisjoint(group_of[paths[row]] for row in validation_rows)
+
+
+def test_validation_split_explains_classic_files(tmp_path):
+    with h5py.File(tmp_path / signs_data.TRAIN_FILE_NAME, "w") as h5:
+        h5["train_set_x"] = np.zeros((2, 64, 64, 3), np.uint8)
+    with pytest.raises(signs_data.SignsDataError, match="make data"):
+        resnets_utils.validation_split(tmp_path)
+
+
+# ------------------------------------------------------------ make model
+
+
+def test_model_script_trains_saves_and_reports_a_float32_model(tmp_path):
+    output = tmp_path / "model.keras"
+    figures = train_model.main(["--epochs", "1", "--train-examples", "16", "--run-eagerly",
+                                "--output", str(output), "--report", str(tmp_path / "report.json")])
+    assert figures["evaluated_on"] == "held-out test" and figures["fit_photos"] == 16
+    assert 0.0 <= figures["camera_shift_accuracy"] <= 1.0
+    assert set(figures["robustness_accuracy"]) == set(resnets_utils.robustness_transforms())
+    reloaded = keras.models.load_model(output)
+    assert {layer.dtype_policy.name for layer in reloaded.layers} == {"float32"}
+    X = resnets_utils.scale_images(resnets_utils.load_dataset()[2][:16])
+    predicted = resnets_utils.predict_probabilities(reloaded, X).argmax(axis=1)
+    assert np.mean(predicted == resnets_utils.load_dataset()[3].reshape(-1)[:16]) == pytest.approx(
+        figures["accuracy"])

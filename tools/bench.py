@@ -1,22 +1,24 @@
 """Benchmark the notebook's training recipe (`make bench`).
 
-Trains the reference ResNet50 (the solution in the instructor notebook) on SIGNS with the notebook's recipe for
-several seeds, and in the same run `keras.applications.ResNet50(weights=None)` with the same recipe and data, then
-writes `outputs/bench.json`:
+Measures, in one run, and writes `outputs/bench.json`:
 
-- held-out (test set) accuracy after every epoch, per seed, and `epochs_to_95` (worst seed; null if a seed never
-  reaches 95%);
-- training throughput in images per second and its ratio to keras.applications, measured in the same run: both
-  models train in one process, in alternating bursts of the recipe's training steps, so that the load of a shared
-  machine, which drifts over minutes, slows both alike (the median burst of each counts). The full training runs'
-  own throughput (epochs after the first, which also traces the graph) is recorded too;
-- test accuracy on changed copies of the test photos (`resnets_utils.robustness_transforms`);
+- throughput: training images per second of the reference ResNet50 (the solution in the instructor notebook) in
+  float32 and in the chosen precision (`resnets_utils.choose_precision("auto")`), and of
+  `keras.applications.ResNet50(weights=None)` in float32. All three train in one process in alternating bursts of
+  the recipe's training steps, so that the load of a shared machine, which drifts over minutes, slows them alike;
+  the ratio of the chosen precision to float32 is taken per round (the two bursts are seconds apart), then the
+  median over rounds;
+- a profile of one epoch: the seconds spent building the training step (the first step's extra time), computing
+  (steps on ready batches), preparing the augmented batches (the input pipeline alone) and evaluating the test set;
+- training runs, each in a fresh process, of the reference ResNet50 with the notebook's recipe for every seed, in
+  the chosen precision and in float32 (and `keras.applications.ResNet50` for the first seed): held-out (test)
+  accuracy after every epoch, the seconds of training (and of training with evaluation) until it first reaches
+  95%, the accuracy on the camera-shifted test photos (`camera_shift.camera_shift`) and on the robustness
+  transforms (`resnets_utils.robustness_transforms`);
 - peak memory (RSS), the machine and the library versions.
 
-Each run trains in a fresh process, so runs do not share memory or compiled graphs, and the peak RSS is what one
-training run (what the notebook does) needs.
-
-Usage: .venv/bin/python tools/bench.py [--seeds 0 1 2] [--epochs N] [--train-examples N] [--output outputs/bench.json]
+Usage: .venv/bin/python tools/bench.py [--parts throughput profile runs] [--seeds 0 1 2] [--epochs N]
+       [--train-examples N] [--rounds N] [--steps N] [--no-keras-run] [--output outputs/bench.json]
 """
 import argparse
 import concurrent.futures
@@ -39,22 +41,24 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import resnets_utils  # noqa: E402
+from camera_shift import camera_shift  # noqa: E402
 from instructor.reference import load_reference  # noqa: E402
 
 TARGET_ACCURACY = 0.95
 OURS = "reference ResNet50"
 KERAS = "keras.applications.ResNet50"
+PARTS = ("throughput", "profile", "runs")
 DEFAULT_OUTPUT = REPO / "outputs" / "bench.json"
 
 
 class TrainingTimer(keras.callbacks.Callback):
-    """Records, per epoch, the seconds spent on training steps (validation excluded) and the images seen."""
+    """Records, per epoch, the seconds spent on training steps and on the whole epoch (validation included)."""
 
-    def __init__(self, batch_size, train_examples):
+    def __init__(self, train_examples):
         super().__init__()
-        self.batch_size = batch_size
         self.train_examples = train_examples
         self.seconds = []
+        self.seconds_with_evaluation = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -64,6 +68,7 @@ class TrainingTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(self.last_step_done - self.started)
+        self.seconds_with_evaluation.append(time.perf_counter() - self.started)
 
     def images_per_second(self):
         """Throughput over the epochs after the first (the first also builds and traces the training step)."""
@@ -98,28 +103,39 @@ def build_model(name):
     return keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
 
 
+def accuracy(model, X, labels):
+    return float(np.mean(resnets_utils.predict_probabilities(model, X).argmax(axis=1) == labels))
+
+
 def train_once(name, seed, epochs, recipe, train_examples):
     """Build a model with the global seed set, train it with the recipe, measure it; returns a result dict."""
     X_train, Y_train, X_test, Y_test, test_labels = load_data(train_examples)
     keras.utils.set_random_seed(seed)
     model = build_model(name)
-    timer = TrainingTimer(recipe.batch_size, len(X_train))
+    timer = TrainingTimer(len(X_train))
     started = time.perf_counter()
     history = resnets_utils.train_with_recipe(
         model, X_train, Y_train, X_test, Y_test, epochs, recipe=recipe, seed=seed, callbacks=[timer])
     train_seconds = time.perf_counter() - started
-    print(f"  measuring robustness on {len(resnets_utils.robustness_transforms())} changed copies of the test set",
-          flush=True)
-    robustness = resnets_utils.evaluate_robustness(model, X_test, test_labels)
-    print("  " + resnets_utils.format_robustness(robustness).replace("\n", "\n  "), flush=True)
     held_out = [round(float(value), 4) for value in history.history["val_accuracy"]]
+    reached = first_epoch_reaching(held_out)
+    robustness = resnets_utils.evaluate_robustness(model, X_test, test_labels)
+    shifted = accuracy(model, camera_shift(X_test), test_labels)
+    print(f"  held-out {held_out[-1]:.1%}, camera-shifted test {shifted:.1%}; robustness:\n  "
+          + resnets_utils.format_robustness(robustness).replace("\n", "\n  "), flush=True)
     return {
         "model": name,
+        "precision": resnets_utils.choose_precision(recipe.precision),
         "seed": seed,
         "parameters": model.count_params(),
         "held_out_accuracy_per_epoch": held_out,
         "train_accuracy_per_epoch": [round(float(v), 4) for v in history.history["accuracy"]],
-        "epochs_to_95": first_epoch_reaching(held_out),
+        "final_held_out_accuracy_float32_model": round(accuracy(model, X_test, test_labels), 4),
+        "camera_shift_accuracy": round(shifted, 4),
+        "epochs_to_95": reached,
+        "training_seconds_to_95": None if reached is None else round(sum(timer.seconds[:reached]), 1),
+        "seconds_with_evaluation_to_95": None if reached is None else round(
+            sum(timer.seconds_with_evaluation[:reached]), 1),
         "robustness_accuracy": {key: round(value, 4) for key, value in robustness.items()},
         "train_seconds_per_epoch": [round(s, 2) for s in timer.seconds],
         "images_per_second": round(timer.images_per_second(), 2),
@@ -128,38 +144,104 @@ def train_once(name, seed, epochs, recipe, train_examples):
     }
 
 
+def endless_training_batches(recipe, train_examples):
+    """The recipe's augmented training batches, repeated without end."""
+    X_train, Y_train, _, _, _ = load_data(train_examples)
+    return resnets_utils.make_training_dataset(
+        X_train, Y_train, recipe.batch_size, recipe.mirror,
+        resnets_utils.make_augmentation(0, recipe.camera_augmentation), recipe.augment_probability,
+        seed=0).repeat()
+
+
 def measure_throughput(recipe, rounds, steps, train_examples):
-    """Training images per second of both models, trained in alternating bursts of `steps` steps.
+    """Training images per second of ours in float32 and in the chosen precision and of Keras', in alternating
+    bursts of `steps` steps.
 
     Returns:
-    dict: per model, the images per second of every burst and their median; the peak RSS of this process.
+    dict: per contender, the images per second of every burst and their median; the per-round ratio of the chosen
+    precision to float32 and its median; the peak RSS of this process.
     """
-    X_train, Y_train, _, _, _ = load_data(train_examples)
-    dataset = resnets_utils.make_training_dataset(
-        X_train, Y_train, recipe.batch_size, recipe.mirror, resnets_utils.make_augmentation(0),
-        recipe.augment_probability, seed=0).repeat()
-    models = {}
-    for name in (OURS, KERAS):
+    dataset = endless_training_batches(recipe, train_examples)
+    chosen = resnets_utils.choose_precision(recipe.precision)
+    contenders = {}
+    for label, name, precision in [(f"{OURS}, float32", OURS, "float32"), (f"{OURS}, {chosen}", OURS, chosen),
+                                   (f"{KERAS}, float32", KERAS, "float32")]:
         keras.utils.set_random_seed(0)
-        models[name] = resnets_utils.compile_with_recipe(build_model(name), recipe, steps, rounds + 1)
+        model = resnets_utils.with_precision(build_model(name), precision)
+        contenders[label] = resnets_utils.compile_with_recipe(model, recipe, steps, rounds + 1)
     # The first burst of each builds and traces the training step; it is not timed.
-    for model in models.values():
+    for model in contenders.values():
         model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    rates = {name: [] for name in models}
+    rates = {label: [] for label in contenders}
     for round_number in range(1, rounds + 1):
-        for name, model in models.items():
+        for label, model in contenders.items():
             started = time.perf_counter()
             model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-            rates[name].append(round(steps * recipe.batch_size / (time.perf_counter() - started), 2))
-        print(f"  round {round_number}/{rounds}: " + ", ".join(f"{name} {rates[name][-1]:.1f} images/s"
-                                                             for name in models), flush=True)
+            rates[label].append(round(steps * recipe.batch_size / (time.perf_counter() - started), 2))
+        print(f"  round {round_number}/{rounds}: " + ", ".join(f"{label} {rates[label][-1]:.1f}"
+                                                             for label in contenders) + " images/s", flush=True)
+    labels = list(contenders)
+    ratios = [round(mixed / single, 3) for single, mixed in zip(rates[labels[0]], rates[labels[1]])]
     return {
         "rounds": rounds,
         "steps_per_burst": steps,
+        "chosen_precision": chosen,
         "images_per_second_per_burst": rates,
-        "median_images_per_second": {name: float(np.median(values)) for name, values in rates.items()},
+        "median_images_per_second": {label: float(np.median(values)) for label, values in rates.items()},
+        "chosen_precision_over_float32_per_round": ratios,
+        "chosen_precision_over_float32": float(np.median(ratios)),
         "peak_rss_bytes": peak_rss_bytes(),
     }
+
+
+def profile_epoch(recipe, train_examples):
+    """Where one epoch of the recipe's training goes, in the chosen precision, in seconds.
+
+    - graph building: the first training step's time minus a later step's;
+    - compute: the epoch's steps on batches already in memory (no input pipeline);
+    - augmentation: iterating the epoch's augmented batches alone (no training);
+    - evaluation: `evaluate` on the test set, once its graph is built.
+    The parts are measured one after another, so their sum is what an epoch would take if nothing overlapped;
+    `fit` runs the input pipeline in parallel with the steps.
+    """
+    X_train, Y_train, X_test, Y_test, _ = load_data(train_examples)
+    steps = int(np.ceil(len(X_train) / recipe.batch_size))
+    keras.utils.set_random_seed(0)
+    precision = resnets_utils.choose_precision(recipe.precision)
+    model = resnets_utils.with_precision(build_model(OURS), precision)
+    resnets_utils.compile_with_recipe(model, recipe, steps, 2)
+    ready = tf.data.Dataset.from_tensor_slices((X_train, Y_train.astype(np.float32))).batch(
+        recipe.batch_size).cache()
+    list(ready)  # fill the cache
+
+    started = time.perf_counter()
+    model.fit(ready.take(1), epochs=1, verbose=0)
+    first_step = time.perf_counter() - started
+    started = time.perf_counter()
+    model.fit(ready, epochs=1, verbose=0)
+    compute = time.perf_counter() - started
+
+    augmented = resnets_utils.make_training_dataset(
+        X_train, Y_train, recipe.batch_size, recipe.mirror,
+        resnets_utils.make_augmentation(0, recipe.camera_augmentation), recipe.augment_probability, seed=0)
+    list(augmented.take(1))  # traces the augmentation's graph
+    started = time.perf_counter()
+    for _ in augmented:
+        pass
+    augmentation = time.perf_counter() - started
+
+    model.evaluate(X_test, Y_test, verbose=0)  # builds the evaluation graph
+    started = time.perf_counter()
+    model.evaluate(X_test, Y_test, verbose=0)
+    evaluation = time.perf_counter() - started
+    seconds = {
+        "graph_building": round(first_step - compute / steps, 2),
+        "compute": round(compute, 2),
+        "augmentation": round(augmentation, 2),
+        "evaluation": round(evaluation, 2),
+    }
+    print("  " + ", ".join(f"{part} {value:.1f} s" for part, value in seconds.items()), flush=True)
+    return {"precision": precision, "steps": steps, "seconds": seconds}
 
 
 def in_fresh_process(function, *arguments):
@@ -179,6 +261,7 @@ def machine_description():
         cpu_name = names[0] if names else cpu_name
     return {
         "cpu": cpu_name,
+        "bfloat16_cpu_flags": sorted(resnets_utils.BFLOAT16_CPU_FLAGS & resnets_utils.cpu_flags()),
         "logical_cpus": os.cpu_count(),
         "memory_bytes": psutil.virtual_memory().total,
         "gpus": [device.name for device in tf.config.list_physical_devices("GPU")],
@@ -190,58 +273,58 @@ def machine_description():
     }
 
 
-def summarise(runs, throughput):
-    """The headline numbers from the per-run results and the throughput bursts."""
-    ours = [run for run in runs if run["model"] == OURS]
-    keras_run = next(run for run in runs if run["model"] == KERAS)
-    reached = [run["epochs_to_95"] for run in ours]
-    ours_speed = throughput["median_images_per_second"][OURS]
-    keras_speed = throughput["median_images_per_second"][KERAS]
-    training_runs_speed = float(np.mean([run["images_per_second"] for run in ours]))
-    transforms = list(ours[0]["robustness_accuracy"])
-    return {
-        "images_per_second": round(ours_speed, 2),
-        "keras_applications_images_per_second": round(keras_speed, 2),
-        "throughput_ratio_vs_keras_applications": round(ours_speed / keras_speed, 3),
-        "training_runs_images_per_second": round(training_runs_speed, 2),
-        "training_runs_keras_applications_images_per_second": keras_run["images_per_second"],
-        "epochs_to_95": None if None in reached else max(reached),
-        "epochs_to_95_per_seed": {str(run["seed"]): run["epochs_to_95"] for run in ours},
-        "held_out_accuracy_per_seed": {str(run["seed"]): run["held_out_accuracy_per_epoch"] for run in ours},
-        "keras_applications_held_out_accuracy": keras_run["held_out_accuracy_per_epoch"],
-        "robustness_accuracy_mean_over_seeds": {
-            name: round(float(np.mean([run["robustness_accuracy"][name] for run in ours])), 4) for name in transforms},
-        "robustness_accuracy_min_over_seeds": {
-            name: round(float(np.min([run["robustness_accuracy"][name] for run in ours])), 4) for name in transforms},
-    }
+def summarise_runs(runs):
+    """Per precision of our model: held-out and camera-shift accuracy per seed, time to 95%, robustness."""
+    summary = {}
+    for precision in dict.fromkeys(run["precision"] for run in runs if run["model"] == OURS):
+        ours = [run for run in runs if run["model"] == OURS and run["precision"] == precision]
+        transforms = list(ours[0]["robustness_accuracy"])
+        summary[precision] = {
+            "final_held_out_accuracy_per_seed": {str(r["seed"]): r["held_out_accuracy_per_epoch"][-1] for r in ours},
+            "camera_shift_accuracy_per_seed": {str(r["seed"]): r["camera_shift_accuracy"] for r in ours},
+            "epochs_to_95_per_seed": {str(r["seed"]): r["epochs_to_95"] for r in ours},
+            "training_seconds_to_95_per_seed": {str(r["seed"]): r["training_seconds_to_95"] for r in ours},
+            "seconds_with_evaluation_to_95_per_seed": {
+                str(r["seed"]): r["seconds_with_evaluation_to_95"] for r in ours},
+            "training_runs_images_per_second": round(float(np.mean([r["images_per_second"] for r in ours])), 2),
+            "robustness_accuracy_mean_over_seeds": {
+                name: round(float(np.mean([r["robustness_accuracy"][name] for r in ours])), 4)
+                for name in transforms},
+        }
+    return summary
 
 
-def print_summary(summary, peak_bytes, wall_seconds):
+def print_summary(report):
     print("\nSummary")
-    print(f"  throughput (alternating bursts): {summary['images_per_second']:.1f} images/s (keras.applications "
-          f"{summary['keras_applications_images_per_second']:.1f}), ratio "
-          f"{summary['throughput_ratio_vs_keras_applications']:.3f}")
-    print(f"  throughput (training runs): {summary['training_runs_images_per_second']:.1f} images/s "
-          f"(keras.applications {summary['training_runs_keras_applications_images_per_second']:.1f})")
-    print(f"  epochs to 95% held-out accuracy: {summary['epochs_to_95']} (worst seed); per seed "
-          f"{summary['epochs_to_95_per_seed']}")
-    for seed, accuracies in summary["held_out_accuracy_per_seed"].items():
-        print(f"  seed {seed}: held-out accuracy per epoch {accuracies}")
-    print("  robustness (mean over seeds):")
-    print("    " + resnets_utils.format_robustness(summary["robustness_accuracy_mean_over_seeds"])
-          .replace("\n", "\n    "))
-    print(f"  peak RSS of a training run: {peak_bytes / 2**30:.2f} GiB; wall time {wall_seconds / 60:.1f} min")
+    throughput = report.get("throughput")
+    if throughput:
+        medians = ", ".join(f"{label} {value:.1f}" for label, value in throughput["median_images_per_second"].items())
+        print(f"  throughput (median of alternating bursts, images/s): {medians}")
+        print(f"  {throughput['chosen_precision']} / float32: {throughput['chosen_precision_over_float32']:.3f} "
+              f"(per round {throughput['chosen_precision_over_float32_per_round']})")
+    if report.get("profile"):
+        print(f"  one epoch ({report['profile']['precision']}): {report['profile']['seconds']}")
+    for precision, figures in report.get("runs_summary", {}).items():
+        print(f"  {precision}: held-out {figures['final_held_out_accuracy_per_seed']}, camera shift "
+              f"{figures['camera_shift_accuracy_per_seed']}, training seconds to 95% "
+              f"{figures['training_seconds_to_95_per_seed']} (with evaluation "
+              f"{figures['seconds_with_evaluation_to_95_per_seed']})")
+        print("    robustness (mean over seeds):\n    " + resnets_utils.format_robustness(
+            figures["robustness_accuracy_mean_over_seeds"]).replace("\n", "\n    "))
+    print(f"  wall time {report['wall_seconds'] / 60:.1f} min")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs per run (default: the notebook's full budget)")
     parser.add_argument("--train-examples", type=int, default=None,
                         help="train on the first N training photos only (a quick check of this script)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating throughput bursts per model")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating throughput bursts per contender")
     parser.add_argument("--steps", type=int, default=30, help="training steps per throughput burst")
+    parser.add_argument("--no-keras-run", action="store_true", help="skip the keras.applications training run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     arguments = parser.parse_args()
 
@@ -250,47 +333,46 @@ def main():
     os.environ.pop(resnets_utils.AUTOGRADE_ENV_VAR, None)
     epochs = arguments.epochs or resnets_utils.training_budget().epochs
     recipe = resnets_utils.TrainingRecipe()
-    X_train, _, _, _, test_labels = load_data(arguments.train_examples)
-    # keras.applications runs second, between our seeds, so that slow drifts of a shared machine hit both.
-    plan = [(OURS, arguments.seeds[0]), (KERAS, arguments.seeds[0])]
-    plan += [(OURS, seed) for seed in arguments.seeds[1:]]
-    print(f"Training {len(plan)} runs of {epochs} epochs on {len(X_train)} training photos, testing on "
-          f"{len(test_labels)}; recipe {dataclasses.asdict(recipe)}", flush=True)
+    chosen = resnets_utils.choose_precision(recipe.precision)
+    report = {"command": "make bench  (= .venv/bin/python tools/bench.py " + " ".join(sys.argv[1:]) + ")",
+              "chosen_precision": chosen, "recipe": dataclasses.asdict(recipe), "epochs": epochs,
+              "machine": machine_description(), "load_average_at_start": [round(v, 2) for v in load_at_start]}
 
-    runs = []
-    for number, (name, seed) in enumerate(plan, 1):
-        print(f"\n[{number}/{len(plan)}] {name}, seed {seed} ({(time.perf_counter() - started) / 60:.1f} min so far)",
-              flush=True)
-        runs.append(in_fresh_process(train_once, name, seed, epochs, recipe, arguments.train_examples))
-    print(f"\n[throughput] {OURS} and {KERAS} in alternating bursts of {arguments.steps} steps "
-          f"({(time.perf_counter() - started) / 60:.1f} min so far)", flush=True)
-    throughput = in_fresh_process(measure_throughput, recipe, arguments.rounds, arguments.steps,
-                                  arguments.train_examples)
+    def elapsed():
+        return f"{(time.perf_counter() - started) / 60:.1f} min so far"
 
-    wall_seconds = time.perf_counter() - started
-    summary = summarise(runs, throughput)
-    peak_rss = max(run["peak_rss_bytes"] for run in runs)
-    report = {
-        "command": "make bench  (= .venv/bin/python tools/bench.py)",
-        **summary,
-        "peak_rss_bytes": peak_rss,
-        "peak_rss_gib": round(peak_rss / 2**30, 3),
-        "peak_rss_note": "largest peak of one training run (each runs in its own process, as the notebook trains "
-                         "one model at a time); the throughput process holds both models: see throughput",
-        "wall_seconds": round(wall_seconds, 1),
-        "epochs": epochs,
-        "recipe": dataclasses.asdict(recipe),
-        "train_examples": len(X_train),
-        "test_examples": len(test_labels),
-        "load_average_at_start": [round(value, 2) for value in load_at_start],
-        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
-        "machine": machine_description(),
-        "throughput": throughput,
-        "runs": runs,
-    }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(report, indent=1) + "\n")
-    print_summary(summary, peak_rss, wall_seconds)
+    def write_report():
+        """Writes what is measured so far, so that an interrupted run keeps its finished parts."""
+        report["wall_seconds"] = round(time.perf_counter() - started, 1)
+        report["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
+        arguments.output.parent.mkdir(parents=True, exist_ok=True)
+        arguments.output.write_text(json.dumps(report, indent=1) + "\n")
+
+    if "throughput" in arguments.parts:
+        print(f"[throughput] alternating bursts of {arguments.steps} steps ({elapsed()})", flush=True)
+        report["throughput"] = in_fresh_process(measure_throughput, recipe, arguments.rounds, arguments.steps,
+                                                arguments.train_examples)
+        write_report()
+    if "profile" in arguments.parts:
+        print(f"[profile] one epoch ({elapsed()})", flush=True)
+        report["profile"] = in_fresh_process(profile_epoch, recipe, arguments.train_examples)
+        write_report()
+    if "runs" in arguments.parts:
+        # The precisions alternate seed by seed, so that slow drifts of a shared machine hit both.
+        plan = [(OURS, seed, precision) for seed in arguments.seeds for precision in dict.fromkeys([chosen, "float32"])]
+        if not arguments.no_keras_run:
+            plan.insert(2, (KERAS, arguments.seeds[0], chosen))
+        report["runs"] = []
+        for number, (name, seed, precision) in enumerate(plan, 1):
+            print(f"\n[{number}/{len(plan)}] {name}, seed {seed}, {precision}, {epochs} epochs ({elapsed()})",
+                  flush=True)
+            report["runs"].append(in_fresh_process(
+                train_once, name, seed, epochs, dataclasses.replace(recipe, precision=precision),
+                arguments.train_examples))
+            report["runs_summary"] = summarise_runs(report["runs"])
+            write_report()
+    write_report()
+    print_summary(report)
     print(f"wrote {arguments.output}")
 
 

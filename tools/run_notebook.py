@@ -1,9 +1,9 @@
 """Execute the instructor notebook end to end with the reference solution (`make run`).
 
 The notebook runs from the repository root, so it reads `datasets/`, `images/` and `outputs/references/` and writes
-the trained model to `outputs/resnet50_signs.keras`. The executed copy, with all outputs and plots, is saved as
-`outputs/ResNet50.executed.ipynb`, with its image links pointing back to `images/` from there. Each cell's
-progress is printed as it finishes.
+its trained model to `outputs/resnet50_signs_notebook.keras` (`make model` writes the own-photo model). The executed
+copy, with all outputs and plots, is saved as `outputs/ResNet50.executed.ipynb`, with its image links pointing back
+to `images/` from there. Each cell's progress is printed as it finishes.
 """
 import argparse
 import os
