@@ -1,32 +1,39 @@
-"""Autograde a class's ResNet50 notebooks, each in its own sandbox (`make autograde SUBMISSIONS=<dir>`).
+"""Autograde a class's ResNet50 notebooks, each in its own sandbox (`make autograde SUBMISSIONS=<path>`).
 
-Every `<dir>/<student>.ipynb` is one submission; the file name without `.ipynb` is the student id. The script
+The submissions are a folder of `<student>.ipynb`, an nbgrader course's `submitted/` folder, or a zip downloaded
+from an LMS (grading/collect.py). The script
 
 1. prepares the released notebook and an nbgrader gradebook with nbgrader's generate_assignment, in a temporary
    course folder (so a run never touches instructor/);
-2. grades the submissions, `--workers` at a time: each one's solution cells run in a fresh bubblewrap sandbox
-   (grading/sandbox.py) that returns the models its functions build, and this process judges them against the
-   reference solution (grading/judge.py);
-3. writes `grades.csv`, `feedback/<student>.html` and `gradebook.db` (nbgrader's format, for `nbgrader export` and
-   formgrader) into the output folder.
+2. grades the submissions as tasks on dask.distributed (grading/cluster.py): an embedded cluster of `--workers`
+   processes, or the cluster at `--scheduler`. Each task runs the submission's solution cells in a fresh bubblewrap
+   sandbox (grading/sandbox.py) that returns the models its functions build, and judges them against the reference
+   solution (grading/judge.py);
+3. writes `grades.csv`, `feedback/<student>.html`, `gradebook.db` (nbgrader's format, for `nbgrader export` and
+   formgrader) and `class_report.html` into the output folder.
 
 A submission's faults (errors, timeouts, crashes, memory) end as its row's status. A fault of the grader itself
 stops the run with an error and writes no grades.csv.
 """
-import argparse
 import os
-import secrets
-import sys
-import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from pathlib import Path
 
-from grading import report, sandbox
-from grading.grader import Grader
-from grading.submission import case_collisions, read_layout
-from tools.release import prepare_course
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow, here and in the workers
+
+import argparse  # noqa: E402
+import secrets  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from grading import report, sandbox  # noqa: E402
+from grading.class_report import write_class_report  # noqa: E402
+from grading.cluster import WorkerMismatch, grade_class  # noqa: E402
+from grading.collect import collect  # noqa: E402
+from grading.grader import Grader  # noqa: E402
+from grading.submission import case_collisions, read_layout  # noqa: E402
+from tools.release import prepare_course  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = REPO / "outputs"
@@ -34,9 +41,16 @@ OUTPUT_DIR = REPO / "outputs"
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("submissions", type=Path, help="folder holding one <student>.ipynb per student")
+    parser.add_argument("submissions", type=Path,
+                        help="a folder of <student>.ipynb, an nbgrader course (its submitted/ folder), or an LMS zip")
+    parser.add_argument("--names", type=Path, default=None,
+                        help="CSV with columns lms_name,student_id mapping the names in an LMS download to ids")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="submissions graded at once (default: one per CPU core)")
+                        help="processes of the embedded cluster, each grading one submission at a time "
+                             "(default: one per CPU core)")
+    parser.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None,
+                        help="address of an existing dask scheduler (tcp://host:8786) whose workers run this same "
+                             "commit; default: an embedded cluster")
     parser.add_argument("--timeout", type=float, default=None,
                         help=f"seconds one solution cell or one call of a graded function may run (default "
                              f"{sandbox.Limits.step_seconds:g})")
@@ -57,13 +71,15 @@ def parse_arguments(argv=None):
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before the judge imports TensorFlow: no log lines
     arguments = parse_arguments(argv)
-    if not arguments.submissions.is_dir():
-        sys.exit(f"{arguments.submissions} is not a folder: pass the folder that holds the <student>.ipynb files.")
-    files = sorted(path for path in arguments.submissions.glob("*.ipynb") if path.is_file())
-    if not files:
-        sys.exit(f"No <student>.ipynb files in {arguments.submissions}: nothing to grade.")
+    try:
+        collection = collect(arguments.submissions, arguments.names)
+    except (OSError, ValueError) as problem:
+        sys.exit(f"Cannot read the submissions: {problem}")
+    for entry, reason in collection.unusable:
+        print(f"not used: {entry}: {reason}")
+    if not collection.submissions:
+        sys.exit(f"No submissions found in {collection.source}: nothing to grade.")
     limits = sandbox.Limits()
     if arguments.timeout:
         limits = replace(limits, step_seconds=arguments.timeout)
@@ -75,13 +91,16 @@ def main(argv=None):
         except sandbox.SandboxUnavailable as problem:
             sys.exit(str(problem))
     try:
-        autograde(files, arguments.output_dir, arguments.workers, limits, sandboxed=not arguments.no_sandbox)
+        autograde(collection.submissions, arguments.output_dir, arguments.workers, limits,
+                  sandboxed=not arguments.no_sandbox, scheduler=arguments.scheduler, unusable=collection.unusable)
     except KeyboardInterrupt:
         sys.exit("Interrupted: no grades.csv was written.")
+    except (WorkerMismatch, OSError) as problem:
+        sys.exit(f"Grading stopped, no grades.csv was written: {problem}")
 
 
-def autograde(files, output_dir, workers, limits=sandbox.Limits(), sandboxed=True):
-    """Grade submission files and write grades.csv, feedback/ and gradebook.db into output_dir.
+def autograde(submissions, output_dir, workers, limits=sandbox.Limits(), sandboxed=True, scheduler=None, unusable=()):
+    """Grade {student: notebook bytes} and write grades.csv, feedback/, gradebook.db and class_report.html.
 
     Returns:
     results -- one grading.grader.Result per student, sorted by student id
@@ -96,36 +115,20 @@ def autograde(files, output_dir, workers, limits=sandbox.Limits(), sandboxed=Tru
         grader = Grader(layout, seed=secrets.randbits(32), limits=limits, sandboxed=sandboxed)
         if not sandboxed:
             print("WARNING: --no-sandbox: learner code runs with your rights, file system and network.", flush=True)
-        results = grade_all(grader, files, workers)
+        collisions = case_collisions(submissions)
+        set_aside = {student: grader.set_aside(student, "student id differs only by case from "
+                                                        f"{', '.join(collisions[student])}: rename, then grade")
+                     for student in collisions}
+        to_grade = {student: data for student, data in submissions.items() if student not in collisions}
+        graded = grade_class(grader, to_grade, scheduler, workers) if to_grade else {}
+        results = [{**graded, **set_aside}[student] for student in sorted(submissions)]
         report.write_feedback(output_dir / "feedback", results)
         report.write_gradebook(output_dir / "gradebook.db", Path(course) / "gradebook.db", results, layout.points)
+        write_class_report(output_dir / "class_report.html", results, layout.points, layout.max_total, unusable)
         report.write_grades(output_dir / "grades.csv", [result.row for result in results], layout.points)
-    summarize(results, workers, time.monotonic() - started, output_dir, sandboxed)
+    summarize(results, scheduler or f"{workers} embedded worker(s)", time.monotonic() - started, output_dir,
+              sandboxed)
     return results
-
-
-def grade_all(grader, files, workers):
-    """Results for every file, graded `workers` at a time; ids that differ only by case are set aside."""
-    collisions = case_collisions([path.stem for path in files])
-    done, results = 0, []
-
-    def grade(path):
-        if path.stem in collisions:
-            others = ", ".join(f"{other}.ipynb" for other in collisions[path.stem])
-            return grader.set_aside(path.stem, f"student id differs only by case from {others}: rename, then grade")
-        began = time.monotonic()
-        result = grader.grade(path.stem, path.read_bytes())
-        result.seconds["total"] = time.monotonic() - began
-        return result
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for result in pool.map(grade, files):
-            done += 1
-            row = result.row
-            print(f"[{done}/{len(files)}] {row['student']}: {row['total']:g}/{row['max_total']:g} {row['status']}",
-                  flush=True)
-            results.append(result)
-    return sorted(results, key=lambda result: result.row["student"])
 
 
 def summarize(results, workers, seconds, output_dir, sandboxed):
@@ -133,7 +136,7 @@ def summarize(results, workers, seconds, output_dir, sandboxed):
     full = sum(result.row["total"] == result.row["max_total"] for result in results)
     problems = sum(result.row["status"] != "ok" for result in results)
     print(f"\n{len(results)} students: {full} with full marks, {problems} with a status other than ok.")
-    print(f"Graded in {seconds:.0f} s with {workers} worker(s): {seconds / len(results):.1f} s per submission, "
+    print(f"Graded in {seconds:.0f} s on {workers}: {seconds / len(results):.1f} s per submission, "
           f"{60 * len(results) / seconds:.1f} per minute. Isolation: "
           f"{'bubblewrap sandbox per submission' if sandboxed else 'NONE (--no-sandbox)'}.")
     graded = [result.seconds for result in results if "sandbox" in result.seconds]
@@ -144,7 +147,7 @@ def summarize(results, workers, seconds, output_dir, sandboxed):
                                                                    means.items()) + " (imports, cells and builds "
               "run inside the sandbox)")
     print(f"Grades:    {output_dir / 'grades.csv'}\nFeedback:  {output_dir / 'feedback'}/<student>.html\n"
-          f"Gradebook: {output_dir / 'gradebook.db'}")
+          f"Gradebook: {output_dir / 'gradebook.db'}\nReport:    {output_dir / 'class_report.html'}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from instructor.reference import graded_cells
+from tools.autograde import autograde  # sets TensorFlow's log level before importing it
 from tools.release import STUDENT_NOTEBOOK
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "outputs" / "bench_grading"
@@ -44,9 +45,6 @@ def write_class(folder, size, variants):
 
 
 def main():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from tools.autograde import autograde  # after the log level is set: it imports TensorFlow
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=40, help="submissions per class (default 40)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -57,7 +55,8 @@ def main():
             folder = Path(work) / name
             write_class(folder, arguments.size, variants)
             started = time.monotonic()
-            results = autograde(sorted(folder.glob("*.ipynb")), OUTPUT_DIR, arguments.workers)
+            submissions = {path.stem: path.read_bytes() for path in sorted(folder.glob("*.ipynb"))}
+            results = autograde(submissions, OUTPUT_DIR, arguments.workers)
             seconds = time.monotonic() - started
         stages = {stage: sum(result.seconds.get(stage, 0.0) for result in results) / len(results)
                   for stage in ("sandbox", "imports", "cells", "builds", "judge")}
