@@ -1,7 +1,7 @@
 """Grade one submission: run its graded cells in a sandbox, judge what comes back, write its row and messages.
 
 `Grader` holds what a whole run shares (the layout, the cases, the limits, the seed of the judge's inputs) and can be
-sent to another process or machine; each process creates its own Judge, with that seed, the first time it grades.
+sent to another process or machine; each process creates one Judge per run, with that seed, the first time it grades.
 """
 import threading
 import time
@@ -13,6 +13,8 @@ from grading.cases import grading_cases
 from grading.submission import locked_cell_notes, read_notebook, solution_cells, triage
 
 ISOLATION = {True: "bubblewrap sandbox", False: "none (--no-sandbox)"}
+_JUDGES = {}  # {seed of a run: its Judge}, per process
+_JUDGE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -55,20 +57,14 @@ class Grader:
     def __init__(self, layout, seed, limits=sandbox.Limits(), sandboxed=True):
         self.layout, self.seed, self.limits, self.sandboxed = layout, seed, limits, sandboxed
         self.cases = grading_cases()
-        self._judge, self._lock = None, threading.Lock()
-
-    def __getstate__(self):  # the judge and the lock stay in the process that made them
-        return {key: value for key, value in self.__dict__.items() if key not in ("_judge", "_lock")}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state, _judge=None, _lock=threading.Lock())
 
     def judge(self):
-        from grading.judge import Judge  # imports TensorFlow: only in processes that judge
+        """This process's Judge for the run: made once, then shared by every Grader copy that a task brings along."""
+        if self.seed not in _JUDGES:
+            from grading.judge import Judge  # imports TensorFlow: only in processes that judge
 
-        if self._judge is None:
-            self._judge = Judge(self.cases, self.seed)
-        return self._judge
+            _JUDGES[self.seed] = Judge(self.cases, self.seed)
+        return _JUDGES[self.seed]
 
     def row(self, student, points, status):
         """A grades.csv row."""
@@ -91,7 +87,7 @@ class Grader:
         solutions = solution_cells(notebook, self.layout)
         job = {"imports": self.layout.imports, "solutions": solutions, "cases": [case.job() for case in self.cases]}
         run = sandbox.run_job(job, self.limits, self.sandboxed)
-        with self._lock:  # one judge per process, used by one thread at a time
+        with _JUDGE_LOCK:  # one judge per process, used by one thread at a time
             clock = time.perf_counter()
             functions = self._interpret(run, solutions)
             judging = time.perf_counter() - clock

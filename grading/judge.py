@@ -249,7 +249,8 @@ class Judge:
     def _reference_form(self, case):
         """(canonical form, parameter count) of the reference model's config for a case, computed once per run."""
         if case.id not in self._forms:
-            config = json.loads(self._reference_model(case).to_json())
+            with keras.StatelessScope():  # the config only: no weights needed
+                config = json.loads(self._reference_model(case).to_json())
             self._forms[case.id] = canonical_form(config), count_parameters(config)
         return self._forms[case.id]
 
