@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the file-only backend
 
 TOP_MISTAKES = 12
+# ResNet50 calls the learner's own blocks: when one of them fails, ResNet50 fails too, for the block's reason.
+BUILT_ON = {"ResNet50": ("identity_block", "convolutional_block")}
 
 
 def mistake_kind(function, message):
@@ -25,17 +27,24 @@ def mistake_kind(function, message):
     first = first[len(function) + 2:] if first.startswith(f"{function}: ") else first
     sentence = re.split(r"(?<=[a-z0-9)'\]])\. ", first)[0].rstrip(".")
     wording = re.sub(r"'[^']*'|\"[^\"]*\"", "…", sentence)
-    wording = re.sub(r"\d[\d,_.]*", "#", wording)
+    wording = re.sub(r"(?<![A-Za-z_])\d[\d,_.]*", "#", wording)  # numbers, not the digits of names like Conv2D
     return f"{function}/{hashlib.sha1(wording.encode()).hexdigest()[:8]}", wording
 
 
 def class_mistakes(results):
-    """[(id, function, wording, count, example message)] over the class, most common first."""
+    """[(id, function, wording, count, example message)] over the class, most common first.
+
+    A failure that follows from another graded function's failure (a NameError naming it, or a ResNet50 built on a
+    failing block) is not a mistake of its own and is not counted.
+    """
     counts, examples = Counter(), {}
     for result in results:
         for function, outcome in result.functions.items():
             graded = outcome.message and "not graded" not in outcome.message.lower()[:len(function) + 20]
-            if outcome.points == 0 and graded:
+            follows = any(f"NameError: name '{other}' is not defined" in outcome.message
+                          for other in result.functions if other != function) or any(
+                result.functions[block].points == 0 for block in BUILT_ON.get(function, ()) if block in result.functions)
+            if outcome.points == 0 and graded and not follows:
                 kind = (function, *mistake_kind(function, outcome.message))
                 counts[kind] += 1
                 examples.setdefault(kind, outcome.message)
@@ -81,8 +90,10 @@ def write_class_report(path, results, functions, max_total, unusable=()):
         f"<p>{len(results)} students, mean score {mean:.1f} / {max_total:g}, "
         f"{sum(result.row['total'] == max_total for result in results)} with full marks.</p>",
         _scores_figure(results, functions, max_total),
-        f"<h2>Most common mistakes</h2><p>Each kind is one piece of advice of the checks; the example is one "
-        f"student's message. Showing the {min(TOP_MISTAKES, len(mistakes))} most common of {len(mistakes)} kinds."
+        "<h2>Most common mistakes</h2><p>Each kind is one piece of advice of the checks; the example is one "
+        "student's message. A function that fails because another one did (ResNet50 built on a failing block, a "
+        f"function calling one whose cell failed) is not counted. Showing the {min(TOP_MISTAKES, len(mistakes))} "
+        f"most common of {len(mistakes)} kinds."
         "</p><table><tr><th>students</th><th>function</th><th>kind (id)</th><th>example message</th></tr>",
     ]
     for kind_id, function, wording, count, example in mistakes[:TOP_MISTAKES]:
