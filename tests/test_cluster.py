@@ -1,8 +1,9 @@
 """Grading on dask.distributed with real processes: a scheduler and two workers started here, one of them killed.
 
-The same small class is graded by the embedded cluster (the default of `make autograde`) and through an external
-scheduler whose worker dies mid-run; both must give the same grades.csv. Then the ways instructors receive work
-(an nbgrader course, an LMS download with a names file) are read into the right student ids.
+The same small class is graded by the embedded cluster (the default of `make autograde`), received as an nbgrader
+course, and through an external scheduler whose worker dies mid-run, received as an LMS download with a names file;
+both must give the same grades.csv, under the right student ids. A submission that kills its worker every time ends
+as a row. Then the details of reading what instructors receive (attempts, unknown names, hostile paths).
 """
 import csv
 import io
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
-from autograde_fixtures import FIXTURE_CLASS, write_class, write_submission
+from autograde_fixtures import FIXTURE_CLASS, HOSTILE_CLASS, write_class, write_submission
 from grading.collect import collect
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,10 +27,10 @@ BIN = Path(sys.executable).parent
 CLASS = ["correct", "blank", "syntax_error", "convolutional_wrong", "resnet50_tailored", "exception"]
 
 
-def autograde(submissions, output_dir, *options, wait=True):
+def autograde(submissions, output_dir, *options, wait=True, env=None):
     command = [sys.executable, "-m", "tools.autograde", str(submissions), "--output-dir", str(output_dir),
                "--timeout", "10", "--wall-timeout", "60", *options]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     if not wait:
         return process
     output, _ = process.communicate(timeout=600)
@@ -43,9 +44,26 @@ def grades(output_dir):
 
 @pytest.fixture(scope="module")
 def small_class(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cluster") / "submitted"
-    write_class(folder, CLASS)
-    return folder
+    """The class as an nbgrader course: submitted/<student>/ResNet50/ResNet50.ipynb."""
+    course = tmp_path_factory.mktemp("cluster") / "course"
+    write_class(course / "notebooks", CLASS)
+    for student in CLASS:
+        folder = course / "submitted" / student / "ResNet50"
+        folder.mkdir(parents=True)
+        (course / "notebooks" / f"{student}.ipynb").rename(folder / "ResNet50.ipynb")
+    return course
+
+
+def lms_download(course, folder):
+    """The same class as a Moodle download (`<full name>_<id>_assignsubmission_file_/...`) and its names file."""
+    archive, names = folder / "moodle.zip", folder / "names.csv"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for number, student in enumerate(CLASS):
+            notebook = course / "submitted" / student / "ResNet50" / "ResNet50.ipynb"
+            bundle.write(notebook, f"Learner {number}_{7000 + number}_assignsubmission_file_/ResNet50.ipynb")
+    names.write_text("lms_name,student_id\n" + "".join(f"Learner {number},{student}\n"
+                                                        for number, student in enumerate(CLASS)))
+    return archive, names
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +74,7 @@ def embedded(small_class, tmp_path_factory):
 
 
 def test_embedded_cluster_grades_every_submission_once(embedded):
+    """The nbgrader course's students are graded under their folder names, each once, each as expected."""
     output_dir, printed = embedded
     rows = list(csv.DictReader(io.StringIO(grades(output_dir))))
     assert sorted(row["student"] for row in rows) == sorted(CLASS)
@@ -66,12 +85,26 @@ def test_embedded_cluster_grades_every_submission_once(embedded):
     assert "on 2 embedded worker(s)" in printed and "grading: 100%" in printed
 
 
+def test_a_submission_that_kills_its_worker_every_time_ends_as_a_row(tmp_path):
+    """Without the sandbox a submission can kill the worker that grades it; the class still finishes."""
+    write_class(tmp_path / "submitted", ["correct", "hostile_kill_parent"], {**FIXTURE_CLASS, **HOSTILE_CLASS})
+    two_deaths = dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1")  # default 3: four deaths
+    printed = autograde(tmp_path / "submitted", tmp_path / "outputs", "--workers", "1", "--no-sandbox", env=two_deaths)
+    rows = {row["student"]: row for row in csv.DictReader(io.StringIO(grades(tmp_path / "outputs")))}
+    assert rows["correct"]["total"] == "10" and rows["correct"]["status"] == "ok"
+    assert rows["hostile_kill_parent"]["total"] == "0"
+    assert rows["hostile_kill_parent"]["status"] == ("not graded: its grading worker died repeatedly (killed, or out "
+                                                     "of memory)")
+    assert "2 students: 1 with full marks" in printed
+
+
 def start(command, **keywords):
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, env=dict(os.environ, PYTHONPATH=str(REPO)), **keywords)
 
 
 def test_external_scheduler_with_a_worker_killed_mid_run_gives_the_same_grades(small_class, embedded, tmp_path):
+    """The class, downloaded from an LMS this time, graded by two worker processes of which one is killed."""
     scheduler_file = tmp_path / "scheduler.json"
     processes = [start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                         "--scheduler-file", str(scheduler_file)])]
@@ -86,7 +119,8 @@ def test_external_scheduler_with_a_worker_killed_mid_run_gives_the_same_grades(s
         processes += workers
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=120)
-            run = autograde(small_class, tmp_path / "outputs", "--scheduler", address, wait=False)
+            archive, names = lms_download(small_class, tmp_path)
+            run = autograde(archive, tmp_path / "outputs", "--scheduler", address, "--names", names, wait=False)
             victim = None
             for _ in range(1200):  # kill the worker that first holds a grading task
                 busy = [worker for worker, keys in client.processing().items() if keys]
