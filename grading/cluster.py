@@ -9,16 +9,16 @@ class.
 """
 import hashlib
 import os
-from pathlib import Path
 
 from distributed import Client, LocalCluster, as_completed
 from distributed.scheduler import KilledWorker
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parent.parent
+from signs.constants import PROJECT_DIR as REPO
+
 # The files whose content decides a grade: a worker running another version of them must not grade.
 GRADING_SOURCES = ("grading/*.py", "grading/sandboxed/*.py", "checking.py", "public_tests.py", "test_utils.py",
-                   "instructor/reference.py", "instructor/source/ResNet50/ResNet50.ipynb")
+                   "signs/constants.py", "instructor/reference.py", "instructor/source/ResNet50/ResNet50.ipynb")
 
 
 class WorkerMismatch(RuntimeError):

@@ -11,15 +11,21 @@ from tools.release import STUDENT_NOTEBOOK
 REPO = bundle.REPO
 
 
+def _module_path(name):
+    """The repository file of module `name` (`signs.data` -> `signs/data.py`), relative, or None."""
+    path = f"{name.replace('.', '/')}.py"
+    return path if (REPO / path).is_file() else None
+
+
 def _local_imports(source):
-    """Names of this repository's top-level modules that `source` imports."""
+    """Names of this repository's modules (package modules dotted) that `source` imports."""
     names = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
+            names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return {name for name in names if (REPO / f"{name}.py").is_file()}
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in names if _module_path(name)}
 
 
 def _notebook_code():
@@ -42,10 +48,10 @@ def test_bundle_holds_every_module_the_notebook_imports_and_theirs(names):
     while pending:
         module = pending.pop()
         needed.add(module)
-        pending |= _local_imports((REPO / f"{module}.py").read_text()) - needed
-    assert {"resnets_utils", "public_tests", "test_utils", "depth_experiments", "signs_data",
+        pending |= _local_imports((REPO / _module_path(module)).read_text()) - needed
+    assert {"resnets_utils", "public_tests", "test_utils", "signs.depth_experiments", "signs.build",
             "learner_environment"} <= needed
-    assert {f"{module}.py" for module in needed} <= set(names)
+    assert {_module_path(module) for module in needed} | {"signs/__init__.py"} <= set(names)
 
 
 def test_bundle_holds_the_data_the_learner_side_reads(names):

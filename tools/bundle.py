@@ -8,11 +8,12 @@ the top level, so that unpacking it beside the notebook recreates the learner's 
 the same bytes.
 """
 import zipfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from signs.constants import OUTPUTS_DIR
+from signs.constants import PROJECT_DIR as REPO
+
 BUNDLE_NAME = "resnet50-assignment.zip"
-BUNDLE_PATH = REPO / "outputs" / BUNDLE_NAME
+BUNDLE_PATH = OUTPUTS_DIR / BUNDLE_NAME
 # The learner's files, as paths or glob patterns relative to the repository root.
 LEARNER_FILES = (
     "ResNet50.ipynb",
@@ -20,9 +21,8 @@ LEARNER_FILES = (
     "public_tests.py",
     "checking.py",
     "test_utils.py",
-    "depth_experiments.py",
-    "signs_data.py",
     "learner_environment.py",
+    "signs/*.py",
     "requirements-learner.txt",
     "outputs/references/*",
     "datasets/README.md",
