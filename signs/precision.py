@@ -63,6 +63,22 @@ def choose_precision(setting="auto", flags=None, cuda_gpu=None):
     return "mixed_bfloat16" if BFLOAT16_CPU_FLAGS & set(flags) else "float32"
 
 
+def _output_layer_names(model):
+    """Names of the layers that produce a model's outputs, read through Keras' public API.
+
+    A functional model records them as `output_names`; a Sequential model's output is its last layer.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        set of str; empty for a subclassed model.
+    """
+    if isinstance(model, keras.Sequential):
+        return {model.layers[-1].name}
+    return set(getattr(model, "output_names", ()))
+
+
 def with_precision(model, precision):
     """A copy of a model whose layers compute in `precision`.
 
@@ -85,7 +101,7 @@ def with_precision(model, precision):
     """
     if precision == "float32":
         return model
-    output_layers = {keras_tensor._keras_history.operation.name for keras_tensor in model.outputs}
+    output_layers = _output_layer_names(model)
 
     def copy_layer(layer):
         config = layer.get_config()
