@@ -9,12 +9,12 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from signs.constants import PROJECT_DIR as ROOT
+
 IMAGES = ROOT / "images"
 NOTEBOOKS = [ROOT / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb", ROOT / "ResNet50.ipynb"]
 
@@ -61,10 +61,10 @@ def redrawn(tmp_path_factory):
     """Run the figure script exactly as `make figures` does, into a fresh folder; return that folder."""
     out_dir = tmp_path_factory.mktemp("figures")
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "draw_figures.py"), "--out", str(out_dir)],
+        [sys.executable, "-m", "tools.draw_figures", "--out", str(out_dir)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
-    assert completed.returncode == 0, f"tools/draw_figures.py failed:\n{completed.stderr}"
+    assert completed.returncode == 0, f"python -m tools.draw_figures failed:\n{completed.stderr}"
     return out_dir
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import nbformat
 
 from instructor.reference import graded_cells
+from signs.constants import OUTPUTS_DIR
 from tools.autograde import autograde  # sets TensorFlow's log level before importing it
 from tools.release import STUDENT_NOTEBOOK
 
-OUTPUT_DIR = Path(__file__).resolve().parent.parent / "outputs" / "bench_grading"
+OUTPUT_DIR = OUTPUTS_DIR / "bench_grading"
 # The mixed class cycles through these: what a real class hands in, from finished work to common faults.
 VARIANTS = {
     "correct": {},

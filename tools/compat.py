@@ -9,7 +9,7 @@ made with the Python that runs this script:
   Keras, the newest release in the range), as `pip install tensorflow==2.x` does on a learner's machine;
 - `pinned`: the exact versions of `requirements.txt` (TensorFlow 2.21), the ones CI and the instructor use.
 
-In each environment it runs `tools/compat_checks.py` (public checks on the reference solution, with the share of
+In each environment it runs `tools.compat_checks` (public checks on the reference solution, with the share of
 the tolerance they use; the feedback catalogue; the data; a training step, a save and a reload) and the setup-cell
 test `tests/test_setup_cell.py` (the student notebook alone beside the bundle, through the first check). It prints
 a table with one row per environment and exits with status 1 if any check of any row fails.
@@ -22,12 +22,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from learner_environment import parse_requirements  # noqa: E402
+from signs.constants import PROJECT_DIR as REPO
 
 ENVIRONMENTS_DIR = REPO / ".compat"
 PINNED_REQUIREMENTS = REPO / "requirements.txt"
@@ -39,6 +36,8 @@ SPEC_FILE = "compat-spec.txt"
 
 @dataclass(frozen=True)
 class Row:
+    """One environment of the matrix: its name and the package requirements it installs."""
+
     name: str
     requirements: tuple  # pip requirement strings
 
@@ -116,7 +115,7 @@ def run_row(row, log_dir):
         result["seconds"] = time.monotonic() - started
         return result
     result["install_seconds"] = time.monotonic() - started
-    checks = subprocess.run([str(python), str(REPO / "tools" / "compat_checks.py")], capture_output=True, text=True,
+    checks = subprocess.run([str(python), "-m", "tools.compat_checks"], capture_output=True, text=True,
                             cwd=REPO)
     setup = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", SETUP_CELL_TEST],
                            capture_output=True, text=True, cwd=REPO)

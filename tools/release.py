@@ -12,7 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from signs.constants import PROJECT_DIR as REPO
+
 COURSE = REPO / "instructor"
 ASSIGNMENT = "ResNet50"
 STUDENT_NOTEBOOK = REPO / "ResNet50.ipynb"
@@ -29,7 +30,7 @@ def prepare_course(course):
     """Copy the config and the source notebook into the empty folder `course` and run generate_assignment there.
 
     Returns:
-    path -- the student notebook, `course/release/ResNet50/ResNet50.ipynb`; `course/gradebook.db` then knows the
+        path: the student notebook, `course/release/ResNet50/ResNet50.ipynb`; `course/gradebook.db` then knows the
             assignment, its grade cells and the checksums of its locked cells, as autograding needs
     """
     shutil.copy(COURSE / "nbgrader_config.py", course)

@@ -15,9 +15,11 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-REPO = Path(__file__).resolve().parent.parent
+from signs.constants import OUTPUTS_DIR
+from signs.constants import PROJECT_DIR as REPO
+
 SOURCE_NOTEBOOK = REPO / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb"
-EXECUTED_NOTEBOOK = REPO / "outputs" / "ResNet50.executed.ipynb"
+EXECUTED_NOTEBOOK = OUTPUTS_DIR / "ResNet50.executed.ipynb"
 
 
 def first_line(cell):
