@@ -15,7 +15,7 @@ NO_SANDBOX ?=
 BWRAP_HINT := bubblewrap (bwrap) is missing: install it with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or \
   `sudo dnf install bubblewrap` (Fedora).
 
-.PHONY: test run notebook data references figures release bundle compat autograde bench bench-grading model \
+.PHONY: lint test run notebook data references figures release bundle compat autograde bench bench-grading model \
   photo-stats feedback-report clean
 
 $(STAMP): requirements.txt
@@ -25,6 +25,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+## lint: check the code against the conventions in pyproject.toml (ruff: style, import order, Google docstrings)
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 ## test: run the project's own test suite (the grading tests run real bubblewrap sandboxes)
 test: $(STAMP)
