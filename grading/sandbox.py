@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from signs.constants import PROJECT_DIR as REPO
+from signs.constants import PROJECT_DIR
 
 SANDBOXED_DIR = Path(__file__).resolve().parent / "sandboxed"
 RUNNER = "run_submission.py"
@@ -76,7 +76,7 @@ LEARNER_PACKAGE = "signs"
 
 def learner_paths():
     """What a solution cell may import: the learner-side modules at the top of the repository and their package."""
-    return [*sorted(REPO.glob("*.py")), REPO / LEARNER_PACKAGE]
+    return [*sorted(PROJECT_DIR.glob("*.py")), PROJECT_DIR / LEARNER_PACKAGE]
 
 
 def _bind_python():
@@ -152,7 +152,7 @@ def run_job(job, limits=Limits(), sandboxed=True):
             command, environment, cwd = bwrap_command(limits), None, None
         else:
             command = [sys.executable, str(SANDBOXED_DIR / RUNNER)]
-            environment, cwd = sandbox_environment(REPO, scratch), scratch
+            environment, cwd = sandbox_environment(PROJECT_DIR, scratch), scratch
         started = time.monotonic()
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output_write, stderr=output_write,
                                    pass_fds=(result_write,), preexec_fn=_set_limits(limits), start_new_session=True,

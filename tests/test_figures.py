@@ -13,10 +13,10 @@ import sys
 import nbformat
 import pytest
 
-from signs.constants import PROJECT_DIR as ROOT
+from signs.constants import PROJECT_DIR
 
-IMAGES = ROOT / "images"
-NOTEBOOKS = [ROOT / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb", ROOT / "ResNet50.ipynb"]
+IMAGES = PROJECT_DIR / "images"
+NOTEBOOKS = [PROJECT_DIR / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb", PROJECT_DIR / "ResNet50.ipynb"]
 
 # ![alt](path "optional title")
 MARKDOWN_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -53,7 +53,7 @@ def project_image_path(source):
     match = re.search(r"(?:^|/)(images/[^?#]+)", source)
     if match is None or "://" in source:
         return None
-    return ROOT / match.group(1)
+    return PROJECT_DIR / match.group(1)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def redrawn(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("figures")
     completed = subprocess.run(
         [sys.executable, "-m", "tools.draw_figures", "--out", str(out_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 0, f"python -m tools.draw_figures failed:\n{completed.stderr}"
     return out_dir
@@ -108,9 +108,9 @@ def test_image_reference_parser_finds_both_syntaxes():
     ]
 
 
-@pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=lambda path: str(path.relative_to(ROOT)))
+@pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=lambda path: str(path.relative_to(PROJECT_DIR)))
 def test_notebook_images_exist_and_have_alt_text(notebook_path):
-    assert notebook_path.exists(), f"{notebook_path.relative_to(ROOT)} is missing."
+    assert notebook_path.exists(), f"{notebook_path.relative_to(PROJECT_DIR)} is missing."
     notebook = nbformat.read(notebook_path, as_version=4)
     problems = []
     for index, cell in enumerate(notebook.cells):

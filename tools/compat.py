@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass
 
 from learner_environment import parse_requirements  # noqa: E402
-from signs.constants import PROJECT_DIR as REPO
+from signs.constants import PROJECT_DIR
 
-ENVIRONMENTS_DIR = REPO / ".compat"
-PINNED_REQUIREMENTS = REPO / "requirements.txt"
+ENVIRONMENTS_DIR = PROJECT_DIR / ".compat"
+PINNED_REQUIREMENTS = PROJECT_DIR / "requirements.txt"
 # What the checks themselves need besides the learner's packages (versions from requirements.txt).
 TOOLS = ("nbformat", "nbclient", "ipykernel", "pytest")
 SETUP_CELL_TEST = "tests/test_setup_cell.py"
@@ -116,18 +116,18 @@ def run_row(row, log_dir):
         return result
     result["install_seconds"] = time.monotonic() - started
     checks = subprocess.run([str(python), "-m", "tools.compat_checks"], capture_output=True, text=True,
-                            cwd=REPO)
+                            cwd=PROJECT_DIR)
     setup = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", SETUP_CELL_TEST],
-                           capture_output=True, text=True, cwd=REPO)
+                           capture_output=True, text=True, cwd=PROJECT_DIR)
     log.write_text(checks.stdout + checks.stderr + setup.stdout + setup.stderr)
     measured = last_json_line(checks.stdout)
     if measured is None:
-        result["checks"]["compat_checks.py"] = f"crashed (exit {checks.returncode}); see {log.relative_to(REPO)}"
+        result["checks"]["compat_checks.py"] = f"crashed (exit {checks.returncode}); see {log.relative_to(PROJECT_DIR)}"
     else:
         result.update({key: measured[key] for key in ("versions", "tolerance_used")})
         result["checks"].update(measured["checks"])
     summary = setup.stdout.strip().splitlines()[-1] if setup.stdout.strip() else f"exit {setup.returncode}"
-    result["checks"]["setup cell"] = "ok" if setup.returncode == 0 else f"{summary}; see {log.relative_to(REPO)}"
+    result["checks"]["setup cell"] = "ok" if setup.returncode == 0 else f"{summary}; see {log.relative_to(PROJECT_DIR)}"
     result["seconds"] = time.monotonic() - started
     return result
 

@@ -12,11 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from signs.constants import PROJECT_DIR as REPO
+from signs.constants import PROJECT_DIR
 
-COURSE = REPO / "instructor"
+COURSE = PROJECT_DIR / "instructor"
 ASSIGNMENT = "ResNet50"
-STUDENT_NOTEBOOK = REPO / "ResNet50.ipynb"
+STUDENT_NOTEBOOK = PROJECT_DIR / "ResNet50.ipynb"
 
 
 def nbgrader_command(*arguments):
@@ -49,7 +49,7 @@ def generate_student_notebook():
 
 def main():
     STUDENT_NOTEBOOK.write_text(generate_student_notebook())
-    print(f"wrote {STUDENT_NOTEBOOK.relative_to(REPO)}")
+    print(f"wrote {STUDENT_NOTEBOOK.relative_to(PROJECT_DIR)}")
 
 
 if __name__ == "__main__":
