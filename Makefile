@@ -15,7 +15,7 @@ NO_SANDBOX ?=
 BWRAP_HINT := bubblewrap (bwrap) is missing: install it with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or \
   `sudo dnf install bubblewrap` (Fedora).
 
-.PHONY: test run notebook data references figures release bundle compat autograde bench bench-grading model \
+.PHONY: lint test run notebook data references figures release bundle compat autograde bench bench-grading model \
   photo-stats feedback-report clean
 
 $(STAMP): requirements.txt
@@ -26,6 +26,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+## lint: check the code against the conventions in pyproject.toml (ruff: style, import order, Google docstrings)
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
 ## test: run the project's own test suite (the grading tests run real bubblewrap sandboxes)
 test: $(STAMP)
 	@command -v bwrap >/dev/null || { echo "$(BWRAP_HINT)"; exit 1; }
@@ -33,11 +37,11 @@ test: $(STAMP)
 
 ## data: build datasets/train_signs.h5 and datasets/test_signs.h5 (SIGNS_ARCHIVE=<zip> to use a local copy)
 data: $(STAMP)
-	$(PY) signs_data.py
+	$(PY) -m signs.build
 
 ## run: build the data if needed, execute the notebook with the reference solution, write outputs/
 run: data
-	$(PY) tools/run_notebook.py
+	$(PY) -m tools.run_notebook
 
 ## notebook: open the student notebook in JupyterLab
 notebook: $(STAMP)
@@ -45,23 +49,23 @@ notebook: $(STAMP)
 
 ## references: regenerate the reference tensors in outputs/references from the instructor solution
 references: $(STAMP)
-	$(PY) tools/make_references.py
+	$(PY) -m tools.make_references
 
 ## figures: redraw the diagrams in images/
 figures: $(STAMP)
-	$(PY) tools/draw_figures.py
+	$(PY) -m tools.draw_figures
 
 ## release: generate the student notebook from the instructor source with nbgrader
 release: $(STAMP)
-	$(PY) tools/release.py
+	$(PY) -m tools.release
 
 ## bundle: release, then pack the learner's files into outputs/resnet50-assignment.zip for an LMS, a hub or Colab
 bundle: release
-	$(PY) tools/bundle.py
+	$(PY) -m tools.bundle
 
 ## compat: run the learner-side checks in one fresh environment per supported TensorFlow/Keras pair (slow)
 compat: $(STAMP)
-	$(PY) tools/compat.py
+	$(PY) -m tools.compat
 
 ## autograde: grade SUBMISSIONS/<student>.ipynb, each in a sandbox, into outputs/grades.csv, feedback/, gradebook.db
 autograde: $(STAMP)
@@ -71,7 +75,7 @@ autograde: $(STAMP)
 
 ## bench: precision, speed, accuracy, camera shift and robustness of the recipes, write outputs/bench.json
 bench: data
-	$(PY) tools/bench.py
+	$(PY) -m tools.bench
 
 ## bench-grading: seconds per submission of the sandboxed grader on a class of correct and a mixed class
 bench-grading: $(STAMP)
@@ -80,15 +84,15 @@ bench-grading: $(STAMP)
 
 ## model: train the model for learners' own photos (about 10 min on 2 cores), save outputs/resnet50_signs.keras
 model: data
-	$(PY) tools/train_model.py
+	$(PY) -m tools.train_model
 
 ## photo-stats: measure the SIGNS photos (colour, hand size and position, sharpness) and their camera-shifted copies
 photo-stats: data
-	$(PY) tools/photo_statistics.py
+	$(PY) -m tools.photo_statistics
 
 ## feedback-report: show how the public tests react to the catalogue of learner mistakes
 feedback-report: $(STAMP)
-	$(PY) tools/feedback_report.py
+	$(PY) -m tools.feedback_report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .compat

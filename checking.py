@@ -48,14 +48,15 @@ class CheckFailure(AssertionError):
 class Case:
     """One call of a graded function that a check makes.
 
-    function -- "identity_block", "convolutional_block" or "ResNet50"
-    name -- the case's name, unique for its function (public cases name their reference data with it)
-    input_shape -- blocks: (batch, height, width, channels) of X; ResNet50: (height, width, channels)
-    f, filters, s, training -- the block's arguments; None leaves an argument at the function's default
-    initializer -- name of a keras.initializers class, or None for the function's default
-    classes -- ResNet50's number of classes
-    seed -- seed of a public case's stored input
-    hidden -- True for the autograder's cases, which learners never see
+    Attributes:
+        function: "identity_block", "convolutional_block" or "ResNet50"
+        name: the case's name, unique for its function (public cases name their reference data with it)
+        input_shape: blocks: (batch, height, width, channels) of X; ResNet50: (height, width, channels)
+        f, filters, s, training: the block's arguments; None leaves an argument at the function's default
+        initializer: name of a keras.initializers class, or None for the function's default
+        classes: ResNet50's number of classes
+        seed: seed of a public case's stored input
+        hidden: True for the autograder's cases, which learners never see
     """
 
     function: str
@@ -72,6 +73,7 @@ class Case:
 
     @property
     def id(self):
+        """The case's unique name across functions, "<function>/<name>"."""
         return f"{self.function}/{self.name}"
 
     def arguments(self):
@@ -115,7 +117,11 @@ class Case:
 def call_learner(name, where, call, diagnose=None):
     """Run `call()` (a call of the learner's function); turn unfinished or crashing code into a short message.
 
-    diagnose -- optional function of the exception that returns specific advice, or None to use the general advice
+    Args:
+        name: the graded function's name, e.g. "identity_block".
+        where: the call as the message shows it (`Case.describe()`).
+        call: function of no arguments that calls the learner's function.
+        diagnose: optional function of the exception that returns specific advice, or None to use the general advice
     """
     try:
         result = call()
@@ -138,8 +144,13 @@ def call_learner(name, where, call, diagnose=None):
 def crash_message(name, where, error_type, text, line=None, advice=None):
     """The message for learner code that raised an exception.
 
-    line -- (line number, source text) of the learner's line that raised it, or None when unknown
-    advice -- specific advice, or None to choose it from the error
+    Args:
+        name: the graded function's name.
+        where: the call as the message shows it.
+        error_type: name of the exception's class.
+        text: the exception's message.
+        line: (line number, source text) of the learner's line that raised it, or None when unknown
+        advice: specific advice, or None to choose it from the error
     """
     crash = f"{where} raised {error_type}: {text}"
     shown = f"\nThe error comes from this line of your code (line {line[0]}): {line[1]}" if line and line[1] else ""
@@ -190,6 +201,7 @@ def _is_none_error(text):
 
 
 def is_shape_error(text):
+    """Whether an error text is about tensor shapes that do not fit together."""
     lowered = text.lower()
     return "incompatible shapes" in lowered or ("shape" in lowered and not _is_none_error(text))
 
@@ -265,12 +277,12 @@ def _chain_to_input(rows, end):
 def _block_paths(rows):
     """Split a block's layers into its main path, its shortcut path and what follows the addition.
 
-    Arguments:
-    rows -- summary of a block; either complete (one Add) or cut off just before Add() (a crash there)
+    Args:
+        rows: summary of a block; either complete (one Add) or cut off just before Add() (a crash there)
 
     Returns:
-    paths -- dict with "main", "shortcut" and "after": lists of row positions (the shortcut is the shorter path
-             and is empty when it is the input itself), or None when the layers do not form that shape
+        paths: dict with "main", "shortcut" and "after": lists of row positions (the shortcut is the shorter path
+            and is empty when it is the input itself), or None when the layers do not form that shape
     """
     users = _users(rows)
     adds = [position for position, row in enumerate(rows) if row["layer"] == "Add"]
@@ -545,7 +557,9 @@ def _first_mismatch_hint(expected_rows, got_rows, network=False):
 def training_hint(model, training):
     """Advice when a BatchNormalization layer does not receive the block's `training` argument; else None.
 
-    training -- the value the block was called with; None (left at its default) means True
+    Args:
+        model: the learner's block wrapped in a model (its config shows how BatchNormalization was called).
+        training: the value the block was called with; None (left at its default) means True
     """
     training = True if training is None else training
     calls = [layer["inbound_nodes"][0].get("kwargs", {}) for layer in model.get_config()["layers"]
@@ -565,9 +579,12 @@ def training_hint(model, training):
 def value_message(case, model, got, expected, other_mode_output=None):
     """The message for a model whose layers match the reference but whose outputs do not.
 
-    model -- the learner's model for the case (its config shows how BatchNormalization was called)
-    got, expected -- the learner's and the reference's outputs on the same input (got None: not computed)
-    other_mode_output -- for a block, the reference output on the same input with the other training mode, or None
+    Args:
+        case: the `Case` that was checked.
+        model: the learner's model for the case (its config shows how BatchNormalization was called)
+        got: the learner's output on the case's input, or None when not computed
+        expected: the reference's output on the same input
+        other_mode_output: for a block, the reference output on the same input with the other training mode, or None
     """
     where = case.describe()
     difference = "" if got is None else f"; largest difference {np.max(np.abs(got - expected)):.3g}"
@@ -576,7 +593,8 @@ def value_message(case, model, got, expected, other_mode_output=None):
                 "glorot_uniform(seed=0) on the stem Conv2D and the Dense layer, and that each stage uses f=3.\n"
                 f"(while checking {where}{difference})")
     hint = training_hint(model, case.training)
-    if not hint and got is not None and other_mode_output is not None and np.allclose(got, other_mode_output, **TOLERANCE):
+    if (not hint and got is not None and other_mode_output is not None
+            and np.allclose(got, other_mode_output, **TOLERANCE)):
         mode = "inference" if case.training in (None, True) else "training"
         hint = (f"with training={case.training} your block gives the {mode}-mode result. Call every "
                 "BatchNormalization layer as BatchNormalization(axis=3)(X, training=training).")
@@ -596,7 +614,9 @@ def value_message(case, model, got, expected, other_mode_output=None):
 def blocks_used_hint(target, block_checks):
     """Advice when ResNet50 calls an identity_block or convolutional_block that fails its own check; else None.
 
-    block_checks -- {block name: its public check}
+    Args:
+        target: the learner's ResNet50; the blocks it calls are found in its globals.
+        block_checks: {block name: its public check}
     """
     namespace = getattr(target, "__globals__", {})
     for name, check in block_checks.items():
@@ -612,6 +632,7 @@ def blocks_used_hint(target, block_checks):
 
 
 def resnet_crash_hint(target, error, block_checks):
+    """Advice for a ResNet50 that crashed: what its blocks' checks find, else a hint on unequal shapes, or None."""
     hint = blocks_used_hint(target, block_checks)
     if hint or "incompatible shapes" not in str(error).lower():
         return hint
@@ -692,9 +713,13 @@ def _resnet_structure_hint(expected_rows, got_rows, unused=0):
 def structure_message(case, expected_rows, got_rows, model=None, unused=0, blocks_hint=None):
     """The message for a model whose layers differ from the reference's: advice, the call, then the differing layers.
 
-    model -- the learner's model, to count its parameters (ResNet50), or None
-    unused -- how many layers the learner created that do not lead to the output
-    blocks_hint -- for ResNet50, advice about the blocks it calls (see blocks_used_hint), or None
+    Args:
+        case: the `Case` that was checked.
+        expected_rows: the reference's summary rows (`test_utils.summary`).
+        got_rows: the learner's summary rows.
+        model: the learner's model, to count its parameters (ResNet50), or None
+        unused: how many layers the learner created that do not lead to the output
+        blocks_hint: for ResNet50, advice about the blocks it calls (see blocks_used_hint), or None
     """
     if case.function == "ResNet50":
         hint = blocks_hint or _resnet_structure_hint(expected_rows, got_rows, unused)
@@ -732,8 +757,8 @@ def paired_rows(expected_rows, got_rows):
     """Pair each reference layer with the learner's layer at the same place in the graph.
 
     Returns:
-    pairs -- list of (position, expected row or None, learner row or None), in reference order, then the learner's
-             layers that have no place in the reference
+        pairs: list of (position, expected row or None, learner row or None), in reference order, then the learner's
+            layers that have no place in the reference
     """
     unpaired = {}
     for position, place in enumerate(_places(got_rows)):

@@ -147,8 +147,10 @@ def install(requirement_lines):
 
 
 def prepare(environ=os.environ):
-    """What the setup cell does once the assignment's files are here: install missing packages, check versions,
-    load TensorFlow quietly. Prints one line per step."""
+    """What the setup cell does once the assignment's files are here.
+
+    Installs missing packages, checks versions and loads TensorFlow quietly. Prints one line per step.
+    """
     lines = []
     missing = missing_requirements()
     if missing:

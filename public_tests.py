@@ -8,16 +8,25 @@ ResNet50 fails, its check first runs the block checks on the identity_block and 
 that a mistake in a block is reported where it is. The advice itself comes from `checking.py`.
 """
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
 
-from checking import (RESNET50_PARAMETERS, TOLERANCE, Case, CheckFailure, blocks_used_hint, call_learner,
-                      resnet_crash_hint, structure_message, unused_layer_count, value_message, block_crash_hint)
+from checking import (
+    RESNET50_PARAMETERS,
+    TOLERANCE,
+    Case,
+    CheckFailure,
+    block_crash_hint,
+    blocks_used_hint,
+    call_learner,
+    resnet_crash_hint,
+    structure_message,
+    unused_layer_count,
+    value_message,
+)
+from signs.constants import CLASS_COUNT, IMAGE_SHAPE, REFERENCE_DIR
 from test_utils import summary
-
-REFERENCE_DIR = Path(__file__).resolve().parent / "outputs" / "references"
 
 # Each case's input and expected output are stored under its name; an initializer of None keeps the default.
 IDENTITY_BLOCK_CASES = (
@@ -32,7 +41,7 @@ CONVOLUTIONAL_BLOCK_CASES = (
     Case("convolutional_block", "stride3_uniform", (2, 6, 6, 4), seed=4, f=3, filters=(3, 5, 7), s=3, training=True,
          initializer="RandomUniform"),
 )
-RESNET50_CASE = Case("ResNet50", "public", (64, 64, 3), classes=6, seed=5)
+RESNET50_CASE = Case("ResNet50", "public", IMAGE_SHAPE, classes=CLASS_COUNT, seed=5)
 RESNET50_IMAGES = 2
 
 

@@ -69,11 +69,11 @@ def _describe(operation, config):
 def summary(model):
     """Describe a functional Keras model layer by layer.
 
-    Arguments:
-    model -- a keras.Model built with the functional API
+    Args:
+        model: a keras.Model built with the functional API
 
     Returns:
-    rows -- list of dicts, one per layer, with keys "layer", "output_shape", "params", the settings that matter for
+        rows: list of dicts, one per layer, with keys "layer", "output_shape", "params", the settings that matter for
             that layer class, and "inputs": the positions in this list of the layers that feed it. Layers are ordered
             by their distance from the input, ties broken by their description, so the order never depends on names
             or on which branch of a block was written first.
@@ -129,10 +129,10 @@ def differences(learner, instructor):
 def comparator(learner, instructor, shown=5):
     """Check a learner's summary against the instructor's.
 
-    Arguments:
-    learner -- list of rows from summary(learner_model)
-    instructor -- list of rows from summary(reference_model), or loaded from a stored reference
-    shown -- how many differing layers to describe
+    Args:
+        learner: list of rows from summary(learner_model)
+        instructor: list of rows from summary(reference_model), or loaded from a stored reference
+        shown: how many differing layers to describe
 
     Raises AssertionError listing the first differing layers (expected vs got); prints one line when all match.
     """

@@ -11,20 +11,19 @@ import functools
 import hashlib
 import logging
 import os
-from pathlib import Path
 
 from distributed import Client, LocalCluster, wait
 from distributed.scheduler import KilledWorker
 from tqdm import tqdm
 
 from grading import sandbox
+from signs.constants import PROJECT_DIR as REPO
 
-REPO = Path(__file__).resolve().parent.parent
 # Seconds without a finished submission after which the run checks that some worker is still connected.
 STALL_NOTICE_SECONDS = 60
 # The files whose content decides a grade: a worker running another version of them must not grade.
 GRADING_SOURCES = ("grading/*.py", "grading/sandboxed/*.py", "checking.py", "public_tests.py", "test_utils.py",
-                   "instructor/reference.py", "instructor/source/ResNet50/ResNet50.ipynb")
+                   "signs/constants.py", "instructor/reference.py", "instructor/source/ResNet50/ResNet50.ipynb")
 
 
 class WorkerMismatch(RuntimeError):

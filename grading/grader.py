@@ -30,12 +30,13 @@ class FunctionResult:
 class Result:
     """The outcome of one submission.
 
-    row -- the grades.csv row: student, the points of each function, total, max_total, status, isolation
-    functions -- {function: FunctionResult}
-    printed -- what the learner's code printed while it was graded (capped)
-    seconds -- {stage: seconds} of this submission's grading: "sandbox" (the whole sandboxed run, its start
-               included), inside it "imports" (the imports cell, mostly TensorFlow), "cells" (the solution cells) and
-               "builds" (calling the functions on every case), then "judge" (validating, comparing)
+    Attributes:
+        row: the grades.csv row: student, the points of each function, total, max_total, status, isolation
+        functions: {function: FunctionResult}
+        printed: what the learner's code printed while it was graded (capped)
+        seconds: {stage: seconds} of this submission's grading: "sandbox" (the whole sandboxed run, its start
+            included), inside it "imports" (the imports cell, mostly TensorFlow), "cells" (the solution cells) and
+            "builds" (calling the functions on every case), then "judge" (validating, comparing)
     """
 
     row: dict
@@ -47,11 +48,11 @@ class Result:
 class Grader:
     """Grades submissions of one run.
 
-    Arguments:
-    layout -- the grading.submission.Layout of the released notebook
-    seed -- seed of the inputs the judge draws for this run (the same on every machine of a run)
-    limits -- sandbox.Limits for each submission
-    sandboxed -- False runs learner code without bubblewrap (--no-sandbox)
+    Args:
+        layout: the grading.submission.Layout of the released notebook
+        seed: seed of the inputs the judge draws for this run (the same on every machine of a run)
+        limits: sandbox.Limits for each submission
+        sandboxed: False runs learner code without bubblewrap (--no-sandbox)
     """
 
     def __init__(self, layout, seed, limits=sandbox.Limits(), sandboxed=True):
@@ -159,8 +160,11 @@ class Grader:
 def _call_note(function, error, failed_names):
     """A status note for an error raised by a cell or a call of a graded function, or "" when the message is enough.
 
-    failed_names -- graded functions that failed to be defined: a NameError about one of them gets no note of its
-                    own (the failed function has one); None for an error of a cell, whose type is noted anyway
+    Args:
+        function: the graded function the error belongs to.
+        error: the error record the sandbox sent back.
+        failed_names: graded functions that failed to be defined: a NameError about one of them gets no note of its
+            own (the failed function has one); None for an error of a cell, whose type is noted anyway
     """
     if error["timeout"]:
         return f"timeout in {function}"

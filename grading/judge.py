@@ -51,6 +51,8 @@ class RejectedModel(Exception):
 
 @dataclass
 class CaseResult:
+    """The judgement of one case of one graded function."""
+
     passed: bool
     message: str = ""
 
@@ -77,12 +79,12 @@ def _walk(node):
 def validate(config_text, parameter_limit):
     """Parse and check a model config returned by the sandbox.
 
-    Arguments:
-    config_text -- the JSON text of `model.to_json()`
-    parameter_limit -- the largest parameter count accepted
+    Args:
+        config_text: the JSON text of `model.to_json()`
+        parameter_limit: the largest parameter count accepted
 
     Returns:
-    config -- the parsed config (a dict)
+        config: the parsed config (a dict)
 
     Raises RejectedModel with a learner-readable reason.
     """
@@ -209,9 +211,9 @@ def rebuild(config):
 class Judge:
     """Compares returned models with the reference solution; one Judge serves a whole grading run.
 
-    Arguments:
-    cases -- the checking.Case list of the run
-    seed -- seed of the inputs; None draws a fresh one (a run's inputs are never stored)
+    Args:
+        cases: the checking.Case list of the run
+        seed: seed of the inputs; None draws a fresh one (a run's inputs are never stored)
     """
 
     def __init__(self, cases, seed=None):
@@ -224,11 +226,11 @@ class Judge:
         """The reference's answer to a case, computed once per run.
 
         Returns:
-        (rows, inputs, outputs, other_mode_outputs) -- the reference model's summary rows; the inputs
-        drawn for this run (blocks: uniform in [-2, 3), neither centred nor of unit spread, so that batch
-        normalisation matters; ResNet50: two images in [0, 1)); the reference outputs on them; for a block called
-        with training True or False, the outputs of the other mode (to recognise a block that ignores `training`),
-        else None
+            (rows, inputs, outputs, other_mode_outputs): the reference model's summary rows; the inputs
+            drawn for this run (blocks: uniform in [-2, 3), neither centred nor of unit spread, so that batch
+            normalisation matters; ResNet50: two images in [0, 1)); the reference outputs on them; for a block
+            called with training True or False, the outputs of the other mode (to recognise a block that ignores
+            `training`), else None
         """
         if case.id not in self._expected:
             model = self._reference_model(case)

@@ -37,6 +37,7 @@ def grades_csv(rows, functions):
 
 
 def write_grades(path, rows, functions):
+    """Writes the class's grades as CSV: one row per student, one column per graded function."""
     _write_atomically(path, grades_csv(rows, functions))
 
 

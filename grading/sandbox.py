@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from signs.constants import PROJECT_DIR
+
 SANDBOXED_DIR = Path(__file__).resolve().parent / "sandboxed"
 RUNNER = "run_submission.py"
 INSTALL_HINT = ("bubblewrap is not installed. Install it with `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
@@ -53,10 +54,11 @@ class Limits:
 class SandboxRun:
     """What came back from one run.
 
-    records -- the JSON records the sandbox program wrote (see grading/sandboxed/run_submission.py), in order
-    ending -- "finished", "wall time limit", "CPU time limit", "memory limit", or "died (<signal or exit code>)"
-    output -- the process's own output outside the learner's redirected prints (capped), for diagnosing a death
-    seconds -- wall time of the run
+    Attributes:
+        records: the JSON records the sandbox program wrote (see grading/sandboxed/run_submission.py), in order
+        ending: "finished", "wall time limit", "CPU time limit", "memory limit", or "died (<signal or exit code>)"
+        output: the process's own output outside the learner's redirected prints (capped), for diagnosing a death
+        seconds: wall time of the run
     """
 
     records: list
@@ -69,9 +71,12 @@ class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or cannot create namespaces on this machine; the message says what to do."""
 
 
-def learner_modules():
-    """The learner-side Python modules at the top of the repository, which a solution cell may import."""
-    return sorted(REPO.glob("*.py"))
+LEARNER_PACKAGE = "signs"
+
+
+def learner_paths():
+    """What a solution cell may import: the learner-side modules at the top of the repository and their package."""
+    return [*sorted(PROJECT_DIR.glob("*.py")), PROJECT_DIR / LEARNER_PACKAGE]
 
 
 def _bind_python():
@@ -103,8 +108,8 @@ def bwrap_command(limits):
             command += ["--ro-bind", path, path]
     command += _bind_python()
     command += ["--ro-bind", str(SANDBOXED_DIR), INSIDE_RUNNER_DIR]
-    for module in learner_modules():
-        command += ["--ro-bind", str(module), f"{INSIDE_LEARNER_DIR}/{module.name}"]
+    for path in learner_paths():
+        command += ["--ro-bind", str(path), f"{INSIDE_LEARNER_DIR}/{path.name}"]
     command += ["--chdir", INSIDE_SCRATCH, "--clearenv"]
     for name, value in sandbox_environment().items():
         command += ["--setenv", name, value]
@@ -132,8 +137,11 @@ def _set_limits(limits):
 def run_job(job, limits=Limits(), sandboxed=True):
     """Run the sandbox program on `job` (a dict, see run_submission.py) and return a SandboxRun.
 
-    sandboxed -- False runs the program as a plain child process (--no-sandbox): still with the resource limits and
-                 without new processes, but with the grader's view of the file system and network.
+    Args:
+        job: dict, see run_submission.py.
+        limits: `Limits` of the run.
+        sandboxed: False runs the program as a plain child process (--no-sandbox): still with the resource limits and
+            without new processes, but with the grader's view of the file system and network.
     """
     result_read, result_write = os.pipe()
     output_read, output_write = os.pipe()
@@ -144,7 +152,7 @@ def run_job(job, limits=Limits(), sandboxed=True):
             command, environment, cwd = bwrap_command(limits), None, None
         else:
             command = [sys.executable, str(SANDBOXED_DIR / RUNNER)]
-            environment, cwd = sandbox_environment(REPO, scratch), scratch
+            environment, cwd = sandbox_environment(PROJECT_DIR, scratch), scratch
         started = time.monotonic()
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output_write, stderr=output_write,
                                    pass_fds=(result_write,), preexec_fn=_set_limits(limits), start_new_session=True,
@@ -233,6 +241,6 @@ def check_sandbox(limits=Limits()):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if finished.returncode != 0:
         raise SandboxUnavailable(
-            f"bubblewrap could not start a sandbox ({finished.stderr.strip() or finished.returncode}). If it names user "
-            "namespaces: on Ubuntu 24.04 and later allow them for bwrap with an AppArmor profile, or set "
-            "kernel.apparmor_restrict_unprivileged_userns=0. Otherwise grade with --no-sandbox (unsafe).")
+            f"bubblewrap could not start a sandbox ({finished.stderr.strip() or finished.returncode}). "
+            "If it names user namespaces: on Ubuntu 24.04 and later allow them for bwrap with an AppArmor profile, "
+            "or set kernel.apparmor_restrict_unprivileged_userns=0. Otherwise grade with --no-sandbox (unsafe).")

@@ -19,10 +19,11 @@ MAX_NOTEBOOK_BYTES = 20 * 1024 ** 2
 class Layout:
     """What grading needs to know about the released notebook.
 
-    points -- {function name: points of its grade cell}, in notebook order
-    locked -- {grade_id: source} of the locked cells, as the learner received them
-    imports -- the source of the locked imports cell, the only released code the sandbox runs
-    cell_ids -- every grade_id in the notebook
+    Attributes:
+        points: {function name: points of its grade cell}, in notebook order
+        locked: {grade_id: source} of the locked cells, as the learner received them
+        imports: the source of the locked imports cell, the only released code the sandbox runs
+        cell_ids: every grade_id in the notebook
     """
 
     points: dict
@@ -32,6 +33,7 @@ class Layout:
 
     @property
     def max_total(self):
+        """Points of the whole assignment."""
         return sum(self.points.values())
 
 
@@ -68,8 +70,8 @@ def triage(student, data, layout):
     """Why a submission cannot be graded, or None when it can.
 
     Returns:
-    reason -- None, or one of "file name is not a valid student id", "empty file", "file too large",
-              "invalid notebook", "not this assignment"
+        reason: None, or one of "file name is not a valid student id", "empty file", "file too large",
+            "invalid notebook", "not this assignment"
     """
     if not STUDENT_ID.fullmatch(student):
         return "file name is not a valid student id"

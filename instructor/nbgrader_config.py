@@ -1,7 +1,14 @@
 """nbgrader settings for the ResNet50 course; this folder is nbgrader's course root."""
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern, LimitOutput,
-                                    NbGraderPreprocessor, SaveAutoGrades)
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+    NbGraderPreprocessor,
+    SaveAutoGrades,
+)
 from traitlets import Integer
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config when it loads this file)
@@ -26,6 +33,7 @@ class LimitOutputCharacters(NbGraderPreprocessor):
     max_characters = Integer(20_000, help="characters kept per output").tag(config=True)
 
     def preprocess_cell(self, cell, resources, cell_index):
+        """Cuts the cell's printed text and plain-text results to `max_characters` each."""
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and len(output.text) > self.max_characters:
                 output.text = output.text[:self.max_characters] + "\n... output cut ...\n"

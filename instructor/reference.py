@@ -37,8 +37,8 @@ def load_reference(notebook_path=SOURCE_NOTEBOOK):
     """Run the imports and graded cells of a notebook and return its graded functions.
 
     Returns:
-    reference -- a SimpleNamespace with one attribute per graded function (identity_block, convolutional_block,
-                 ResNet50)
+        reference: a SimpleNamespace with one attribute per graded function (identity_block, convolutional_block,
+            ResNet50)
     """
     namespace = {"__name__": "reference_solution"}
     exec(compile(imports_cell(notebook_path), f"{notebook_path}:imports", "exec"), namespace)

@@ -3,7 +3,7 @@
 It uses `tensorflow.keras` imports, named layers, the ReLU layer class, `keras.layers.add`, the shortcut computed
 before the main path and the operands of the addition swapped. The public tests must accept it.
 """
-from tensorflow.keras import initializers, layers, Model
+from tensorflow.keras import Model, initializers, layers
 
 
 def identity_block(X, f, filters, training=True, initializer=initializers.RandomUniform):

@@ -6,18 +6,11 @@
 """
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-# The project's modules live at the top level; make them importable however
-# pytest is started.
-if str(PROJECT_DIR) not in sys.path:
-    sys.path.insert(0, str(PROJECT_DIR))
-
-import signs_data  # noqa: E402
+from signs import build
+from signs.constants import DATASETS_DIR, PROJECT_DIR, missing_signs_files
 
 SHARED_ARCHIVE = (
     PROJECT_DIR.parent / "shared" / "data" / "Sign-Language-Digits-Dataset-master.zip"
@@ -32,9 +25,9 @@ def find_signs_archive():
         the project when it exists, else the cached download of the pinned
         archive (downloaded if needed).
     """
-    if not os.environ.get(signs_data.ARCHIVE_ENV_VAR) and SHARED_ARCHIVE.is_file():
+    if not os.environ.get(build.ARCHIVE_ENV_VAR) and SHARED_ARCHIVE.is_file():
         return SHARED_ARCHIVE
-    return signs_data.locate_archive()
+    return build.locate_archive()
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +43,6 @@ def signs_h5_dir(signs_archive):
     Builds them from `signs_archive` when either is missing; files already
     there are used as they are.
     """
-    train_path = signs_data.DATASETS_DIR / signs_data.TRAIN_FILE_NAME
-    test_path = signs_data.DATASETS_DIR / signs_data.TEST_FILE_NAME
-    if not (train_path.is_file() and test_path.is_file()):
-        signs_data.build_signs(signs_archive, signs_data.DATASETS_DIR)
-    return signs_data.DATASETS_DIR
+    if missing_signs_files(DATASETS_DIR):
+        build.build_signs(signs_archive, DATASETS_DIR)
+    return DATASETS_DIR

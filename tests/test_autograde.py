@@ -11,7 +11,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import psutil
@@ -20,9 +19,9 @@ import pytest
 from autograde_fixtures import FIXTURE_CLASS, HOSTILE_CLASS, OTHER_ASSIGNMENT, write_class
 from grading.submission import case_collisions, locked_cell_notes, read_layout, solution_cells, triage
 from instructor.reference import graded_cells
+from signs.constants import PROJECT_DIR as REPO
 from tools.release import STUDENT_NOTEBOOK, nbgrader_command
 
-REPO = Path(__file__).resolve().parent.parent
 COLUMNS = ["student", "identity_block", "convolutional_block", "ResNet50", "total", "max_total", "status",
            "isolation"]
 EVERYONE = {**FIXTURE_CLASS, **HOSTILE_CLASS}

@@ -5,21 +5,26 @@ import zipfile
 import nbformat
 import pytest
 
+from signs.constants import PROJECT_DIR, REFERENCE_DIR
 from tools import bundle
 from tools.release import STUDENT_NOTEBOOK
 
-REPO = bundle.REPO
+
+def _module_path(name):
+    """The repository file of module `name` (`signs.data` -> `signs/data.py`), relative, or None."""
+    path = f"{name.replace('.', '/')}.py"
+    return path if (PROJECT_DIR / path).is_file() else None
 
 
 def _local_imports(source):
-    """Names of this repository's top-level modules that `source` imports."""
+    """Names of this repository's modules (package modules dotted) that `source` imports."""
     names = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
+            names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return {name for name in names if (REPO / f"{name}.py").is_file()}
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in names if _module_path(name)}
 
 
 def _notebook_code():
@@ -42,25 +47,25 @@ def test_bundle_holds_every_module_the_notebook_imports_and_theirs(names):
     while pending:
         module = pending.pop()
         needed.add(module)
-        pending |= _local_imports((REPO / f"{module}.py").read_text()) - needed
-    assert {"resnets_utils", "public_tests", "test_utils", "depth_experiments", "signs_data",
+        pending |= _local_imports((PROJECT_DIR / _module_path(module)).read_text()) - needed
+    assert {"resnets_utils", "public_tests", "test_utils", "signs.depth_experiments", "signs.build",
             "learner_environment"} <= needed
-    assert {f"{module}.py" for module in needed} <= set(names)
+    assert {_module_path(module) for module in needed} | {"signs/__init__.py"} <= set(names)
 
 
 def test_bundle_holds_the_data_the_learner_side_reads(names):
     assert "ResNet50.ipynb" in names and "requirements-learner.txt" in names
-    references = {path.relative_to(REPO).as_posix() for path in (REPO / "outputs" / "references").iterdir()}
+    references = {path.relative_to(PROJECT_DIR).as_posix() for path in REFERENCE_DIR.iterdir()}
     assert references <= set(names)
     assert {"datasets/README.md", "datasets/signs_manifest.json"} <= set(names)
-    linked = {path.relative_to(REPO).as_posix() for path in (REPO / "images").glob("*.png")}
+    linked = {path.relative_to(PROJECT_DIR).as_posix() for path in (PROJECT_DIR / "images").glob("*.png")}
     assert linked and linked <= set(names)
 
 
 def test_bundle_holds_nothing_instructor_side_nor_built(names):
     assert not [name for name in names if name.split("/")[0] in ("instructor", "tests", "tools", ".venv", ".compat")]
     assert not [name for name in names if name.endswith((".h5", ".keras", ".zip", ".jpg", ".JPG"))]
-    assert "BEGIN SOLUTION" not in (REPO / "ResNet50.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in (PROJECT_DIR / "ResNet50.ipynb").read_text()
 
 
 def test_same_files_give_the_same_bytes(tmp_path):

@@ -21,8 +21,8 @@ from distributed import Client
 
 from autograde_fixtures import FIXTURE_CLASS, HOSTILE_CLASS, write_class, write_submission
 from grading.collect import collect
+from signs.constants import PROJECT_DIR as REPO
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CLASS = ["correct", "blank", "syntax_error", "convolutional_wrong", "resnet50_tailored", "exception"]
 

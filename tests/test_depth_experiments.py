@@ -1,4 +1,4 @@
-"""The live experiments of depth_experiments.py, run small on real SIGNS images, show what the notebook says.
+"""The live experiments of `signs.depth_experiments`, run small on real SIGNS images, show what the notebook says.
 
 The thresholds come from seeds 0 to 4 of exactly the configurations below (the tests use seed 0). Each test's
 comment gives the measured range: ratios keep at least a factor of 10 to spare, loss gaps at least 0.15.
@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-import depth_experiments
+from signs import data, depth_experiments
 
 VANISHING_CONFIG = {"depth": 8, "steps": 10, "image_size": 8, "count": 64, "seed": 0, "verbose": False}
 DEGRADATION_CONFIG = {"shallow_depth": 4, "deep_depth": 32, "epochs": 3, "image_size": 8, "seed": 0,
@@ -27,28 +27,28 @@ def degradation(signs_h5_dir):
 
 def test_downscale_averages_pixel_blocks():
     images = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
-    small = depth_experiments.downscale(images, 2)
+    small = data.downscale(images, 2)
     assert small.shape == (2, 2, 2, 3) and small.dtype == np.float32
     expected_top_left = images[:, :2, :2, :].reshape(2, 4, 3).mean(axis=1) / 255.0
     np.testing.assert_allclose(small[:, 0, 0, :], expected_top_left, rtol=1e-6)
 
 
 def test_signs_batch_is_a_seeded_sample_of_real_images(signs_h5_dir):
-    images, labels = depth_experiments.signs_batch(48, image_size=16, seed=3)
+    images, labels = data.signs_batch(48, image_size=16, seed=3)
     assert images.shape == (48, 16, 16, 3) and images.dtype == np.float32
     assert 0.0 <= images.min() and images.max() <= 1.0 and images.std() > 0.05
     assert labels.shape == (48,) and set(labels) <= set(range(6))
-    again, _ = depth_experiments.signs_batch(48, image_size=16, seed=3)
-    other, _ = depth_experiments.signs_batch(48, image_size=16, seed=4)
+    again, _ = data.signs_batch(48, image_size=16, seed=3)
+    other, _ = data.signs_batch(48, image_size=16, seed=4)
     np.testing.assert_array_equal(images, again)
     assert not np.array_equal(images, other)
 
 
 def test_signs_batch_explains_bad_arguments(signs_h5_dir):
     with pytest.raises(ValueError, match="must divide 64"):
-        depth_experiments.signs_batch(8, image_size=24)
+        data.signs_batch(8, image_size=24)
     with pytest.raises(ValueError, match="has .* images; asked for"):
-        depth_experiments.signs_batch(10**6)
+        data.signs_batch(10**6)
 
 
 def test_stacks_name_one_measured_conv_per_layer():

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-import learner_mistakes
-from learner_mistakes import MISTAKES, MISTAKES_BY_NAME, Mistake
+from instructor import learner_mistakes
+from instructor.learner_mistakes import MISTAKES, MISTAKES_BY_NAME, Mistake
 
 FUNCTIONS = ("identity_block", "convolutional_block", "ResNet50")
 NAMES = [mistake.name for mistake in MISTAKES]

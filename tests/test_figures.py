@@ -9,14 +9,14 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ROOT / "images"
-NOTEBOOKS = [ROOT / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb", ROOT / "ResNet50.ipynb"]
+from signs.constants import PROJECT_DIR
+
+IMAGES = PROJECT_DIR / "images"
+NOTEBOOKS = [PROJECT_DIR / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb", PROJECT_DIR / "ResNet50.ipynb"]
 
 # ![alt](path "optional title")
 MARKDOWN_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -53,7 +53,7 @@ def project_image_path(source):
     match = re.search(r"(?:^|/)(images/[^?#]+)", source)
     if match is None or "://" in source:
         return None
-    return ROOT / match.group(1)
+    return PROJECT_DIR / match.group(1)
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +61,10 @@ def redrawn(tmp_path_factory):
     """Run the figure script exactly as `make figures` does, into a fresh folder; return that folder."""
     out_dir = tmp_path_factory.mktemp("figures")
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "draw_figures.py"), "--out", str(out_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "tools.draw_figures", "--out", str(out_dir)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
     )
-    assert completed.returncode == 0, f"tools/draw_figures.py failed:\n{completed.stderr}"
+    assert completed.returncode == 0, f"python -m tools.draw_figures failed:\n{completed.stderr}"
     return out_dir
 
 
@@ -108,9 +108,9 @@ def test_image_reference_parser_finds_both_syntaxes():
     ]
 
 
-@pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=lambda path: str(path.relative_to(ROOT)))
+@pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=lambda path: str(path.relative_to(PROJECT_DIR)))
 def test_notebook_images_exist_and_have_alt_text(notebook_path):
-    assert notebook_path.exists(), f"{notebook_path.relative_to(ROOT)} is missing."
+    assert notebook_path.exists(), f"{notebook_path.relative_to(PROJECT_DIR)} is missing."
     notebook = nbformat.read(notebook_path, as_version=4)
     problems = []
     for index, cell in enumerate(notebook.cells):

@@ -43,7 +43,7 @@ def test_runs_as_an_unprivileged_user_without_capabilities():
 
 
 def test_sees_neither_the_course_nor_the_results(tmp_path):
-    repo = sandbox.REPO
+    repo = sandbox.PROJECT_DIR
     hidden = [str(repo / name) for name in ("instructor", "outputs", "grading", "tests", ".git", "ResNet50.ipynb")]
     found = probe_json(f"found = {{'exists': [path for path in {hidden + [str(tmp_path)]!r} if os.path.exists(path)], "
                        f"'repository': sorted(os.listdir({str(repo)!r})) if os.path.isdir({str(repo)!r}) else []}}")

@@ -7,8 +7,8 @@
 - A damaged, tampered or foreign archive stops the build with a message
   naming the problem, and leaves no output behind.
 - `load_dataset` reads built and classic files and explains missing or
-  malformed ones; `convert_to_one_hot`, `random_mini_batches` and
-  `plot_sign_samples` behave as documented.
+  malformed ones; `convert_to_one_hot` and `plot_sign_samples` behave as
+  documented.
 """
 
 import io
@@ -23,17 +23,17 @@ import keras
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from PIL import Image
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
-import resnets_utils
-import signs_data
-from signs_data import SignsDataError
+import signs.build
+import signs.data
+import signs.plots
+from signs.h5_files import SignsDataError
 
 # GitHub names the zip's top folder after the ref; the tampered copies use
 # that name, unlike the shared copy, so every rewrite also checks that the
 # builder ignores the top folder's name.
-GITHUB_TOP_FOLDER = f"Sign-Language-Digits-Dataset-{signs_data.UPSTREAM_COMMIT}"
+GITHUB_TOP_FOLDER = f"Sign-Language-Digits-Dataset-{signs.build.UPSTREAM_COMMIT}"
 
 
 def read_h5(path):
@@ -87,7 +87,7 @@ def assert_build_fails(archive_path, out_dir, *expected_fragments):
     """Builds from `archive_path`, expecting a `SignsDataError` whose message
     holds every fragment, and no file at all in `out_dir`."""
     with pytest.raises(SignsDataError) as failure:
-        signs_data.build_signs(archive_path, out_dir)
+        signs.build.build_signs(archive_path, out_dir)
     message = str(failure.value)
     for fragment in expected_fragments:
         assert fragment in message, f"{fragment!r} not in: {message}"
@@ -96,14 +96,14 @@ def assert_build_fails(archive_path, out_dir, *expected_fragments):
 
 @pytest.fixture(scope="module")
 def manifest():
-    return signs_data.load_manifest()
+    return signs.build.load_manifest()
 
 
 @pytest.fixture(scope="module")
 def built_dir(signs_archive, tmp_path_factory):
     """A folder holding one full build, shared by this module's tests."""
     out_dir = tmp_path_factory.mktemp("signs_build")
-    signs_data.build_signs(signs_archive, out_dir)
+    signs.build.build_signs(signs_archive, out_dir)
     return out_dir
 
 
@@ -112,8 +112,8 @@ def built(built_dir):
     """`{"train": (datasets, attrs), "test": (datasets, attrs)}` of the
     shared build."""
     return {
-        "train": read_h5(built_dir / signs_data.TRAIN_FILE_NAME),
-        "test": read_h5(built_dir / signs_data.TEST_FILE_NAME),
+        "train": read_h5(built_dir / signs.build.TRAIN_FILE_NAME),
+        "test": read_h5(built_dir / signs.build.TEST_FILE_NAME),
     }
 
 
@@ -134,8 +134,8 @@ def split_of_photo(built):
 
 def test_build_writes_both_files_with_signs_keys_dtypes_and_shapes(built_dir, built):
     assert sorted(p.name for p in built_dir.iterdir()) == [
-        signs_data.TEST_FILE_NAME,
-        signs_data.TRAIN_FILE_NAME,
+        signs.build.TEST_FILE_NAME,
+        signs.build.TRAIN_FILE_NAME,
     ]
     for split in ("train", "test"):
         datasets, attrs = built[split]
@@ -150,8 +150,8 @@ def test_build_writes_both_files_with_signs_keys_dtypes_and_shapes(built_dir, bu
         assert datasets[f"{split}_set_files"].shape == (m,)
         assert datasets["list_classes"].dtype == np.int64
         np.testing.assert_array_equal(datasets["list_classes"], np.arange(6))
-        assert attrs["upstream_commit"] == signs_data.UPSTREAM_COMMIT
-        assert attrs["upstream_url"] == signs_data.UPSTREAM_URL
+        assert attrs["upstream_commit"] == signs.build.UPSTREAM_COMMIT
+        assert attrs["upstream_url"] == signs.build.UPSTREAM_URL
         assert attrs["license"] == "Apache-2.0"
         assert attrs["dataset"] == "Sign Language Digits Dataset"
         assert attrs["split"] == split
@@ -166,7 +166,7 @@ def test_build_uses_every_photo_of_classes_0_to_5_exactly_once(built, manifest):
 
 
 def test_each_row_is_the_resized_photo_it_names(built, signs_archive):
-    files = signs_data.read_dataset_files(signs_archive)
+    files = signs.build.read_dataset_files(signs_archive)
     for split in ("train", "test"):
         datasets, _ = built[split]
         names = datasets[f"{split}_set_files"]
@@ -194,12 +194,12 @@ def test_test_split_is_balanced_across_classes(built, manifest):
 def test_grouping_starts_a_participant_only_at_a_9_directly_followed_by_a_0():
     def photos(*number_digit_pairs):
         return [
-            signs_data.Photo(f"Dataset/{d}/IMG_{n}.JPG", d, n)
+            signs.build.Photo(f"Dataset/{d}/IMG_{n}.JPG", d, n)
             for n, d in number_digit_pairs
         ]
 
     two_clean_blocks = photos(*zip(range(100, 120), list(range(10)) * 2))
-    groups = signs_data.group_participants(two_clean_blocks[::-1])
+    groups = signs.build.group_participants(two_clean_blocks[::-1])
     assert [[p.number for p in g] for g in groups] == [
         list(range(100, 110)),
         list(range(110, 120)),
@@ -210,15 +210,15 @@ def test_grouping_starts_a_participant_only_at_a_9_directly_followed_by_a_0():
         (200, 0), (201, 1), (202, 2), (203, 3), (204, 4),
         (206, 5), (207, 6), (208, 7), (209, 9), (210, 8), (211, 0), (212, 1),
     )
-    assert len(signs_data.group_participants(gap_and_swap)) == 1
+    assert len(signs.build.group_participants(gap_and_swap)) == 1
     # A 9 and a 0 with a number missing between them may be one person too.
-    assert len(signs_data.group_participants(photos((300, 9), (302, 0)))) == 1
+    assert len(signs.build.group_participants(photos((300, 9), (302, 0)))) == 1
 
 
 def test_split_keeps_each_participant_group_whole(manifest, split_of_photo):
     paths = list(manifest["files"]) + manifest["grouping_files"]
-    groups = signs_data.group_participants(
-        [signs_data.parse_photo_path(p) for p in paths]
+    groups = signs.build.group_participants(
+        [signs.build.parse_photo_path(p) for p in paths]
     )
     test_groups = 0
     for group in groups:
@@ -266,7 +266,7 @@ def test_split_is_participant_disjoint_by_an_independent_rule(
 def test_two_builds_give_identical_files(signs_archive, built, tmp_path):
     # The second build reads a copy under GitHub's top-folder name.
     renamed = rewrite_archive(signs_archive, tmp_path / "github.zip")
-    train_path, test_path = signs_data.build_signs(renamed, tmp_path / "again")
+    train_path, test_path = signs.build.build_signs(renamed, tmp_path / "again")
     for split, path in (("train", train_path), ("test", test_path)):
         datasets, attrs = read_h5(path)
         first_datasets, first_attrs = built[split]
@@ -354,7 +354,7 @@ def test_edited_manifest_is_refused(signs_archive, manifest, tmp_path):
     manifest_path = tmp_path / "signs_manifest.json"
     manifest_path.write_text(json.dumps(edited))
     with pytest.raises(SignsDataError, match="edited by hand"):
-        signs_data.build_signs(signs_archive, tmp_path / "out", manifest_path)
+        signs.build.build_signs(signs_archive, tmp_path / "out", manifest_path)
 
 
 def test_failed_write_keeps_the_previous_files(
@@ -363,19 +363,19 @@ def test_failed_write_keeps_the_previous_files(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     before = {}
-    for name in (signs_data.TRAIN_FILE_NAME, signs_data.TEST_FILE_NAME):
+    for name in (signs.build.TRAIN_FILE_NAME, signs.build.TEST_FILE_NAME):
         before[name] = (built_dir / name).read_bytes()
         (out_dir / name).write_bytes(before[name])
-    write_split_file = signs_data.write_split_file
+    write_split_file = signs.build.write_split_file
 
     def write_then_stop(path, split, *args):
         write_split_file(path, split, *args)
         if split == "test":
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(signs_data, "write_split_file", write_then_stop)
+    monkeypatch.setattr(signs.build, "write_split_file", write_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        signs_data.build_signs(signs_archive, out_dir)
+        signs.build.build_signs(signs_archive, out_dir)
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(before)
     for name, data in before.items():
         assert (out_dir / name).read_bytes() == data
@@ -388,17 +388,17 @@ def test_failed_write_keeps_the_previous_files(
 
 def test_signs_archive_variable_names_the_source(signs_archive, tmp_path, monkeypatch):
     monkeypatch.setenv("SIGNS_ARCHIVE", str(signs_archive))
-    assert signs_data.locate_archive() == signs_archive
+    assert signs.build.locate_archive() == signs_archive
 
     # CI names it relative to the project; that works from any folder.
     monkeypatch.chdir(tmp_path)
-    relative = os.path.relpath(signs_archive, signs_data.PROJECT_DIR)
+    relative = os.path.relpath(signs_archive, signs.build.PROJECT_DIR)
     monkeypatch.setenv("SIGNS_ARCHIVE", relative)
-    assert signs_data.locate_archive().samefile(signs_archive)
+    assert signs.build.locate_archive().samefile(signs_archive)
 
     monkeypatch.setenv("SIGNS_ARCHIVE", str(tmp_path / "nowhere.zip"))
     with pytest.raises(SignsDataError, match="nowhere.zip"):
-        signs_data.locate_archive()
+        signs.build.locate_archive()
 
 
 def test_without_the_variable_the_pinned_archive_is_fetched_with_get_file(
@@ -412,7 +412,7 @@ def test_without_the_variable_the_pinned_archive_is_fetched_with_get_file(
         return str(tmp_path / kwargs["fname"])
 
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
-    located = signs_data.locate_archive()
+    located = signs.build.locate_archive()
     assert calls[0]["origin"] == (
         "https://github.com/ardamavi/Sign-Language-Digits-Dataset/archive/"
         "4b09433ef9d5c60602e8805bb54b8aa2428527f8.zip"
@@ -424,11 +424,11 @@ def test_without_the_variable_the_pinned_archive_is_fetched_with_get_file(
 
     monkeypatch.setattr(keras.utils, "get_file", offline_get_file)
     with pytest.raises(SignsDataError, match="SIGNS_ARCHIVE"):
-        signs_data.locate_archive()
+        signs.build.locate_archive()
 
 
 def test_command_line_reports_errors_without_a_traceback(tmp_path, capsys):
-    status = signs_data.main(
+    status = signs.build.main(
         ["--archive", str(tmp_path / "absent.zip"), "--out", str(tmp_path / "out")]
     )
     error_output = capsys.readouterr().err
@@ -469,7 +469,7 @@ def write_classic_files(folder, n_train=7, n_test=3, train_keys=None):
 
 
 def test_load_dataset_reads_built_files(built_dir, built):
-    X_train, Y_train, X_test, Y_test, classes = resnets_utils.load_dataset(built_dir)
+    X_train, Y_train, X_test, Y_test, classes = signs.data.load_dataset(built_dir)
     m_train, m_test = X_train.shape[0], X_test.shape[0]
     assert X_train.dtype == np.uint8 and X_train.shape == (m_train, 64, 64, 3)
     assert X_test.dtype == np.uint8 and X_test.shape == (m_test, 64, 64, 3)
@@ -480,7 +480,7 @@ def test_load_dataset_reads_built_files(built_dir, built):
 
 
 def test_load_dataset_defaults_to_the_project_datasets_folder(signs_h5_dir):
-    X_train, Y_train, X_test, Y_test, classes = resnets_utils.load_dataset()
+    X_train, Y_train, X_test, Y_test, classes = signs.data.load_dataset()
     assert X_train.shape[1:] == (64, 64, 3) and Y_train.shape == (1, len(X_train))
     assert X_test.shape[1:] == (64, 64, 3) and Y_test.shape == (1, len(X_test))
     assert classes.ndim == 1
@@ -488,7 +488,7 @@ def test_load_dataset_defaults_to_the_project_datasets_folder(signs_h5_dir):
 
 def test_load_dataset_reads_classic_signs_files(tmp_path):
     arrays = write_classic_files(tmp_path)
-    X_train, Y_train, X_test, Y_test, classes = resnets_utils.load_dataset(tmp_path)
+    X_train, Y_train, X_test, Y_test, classes = signs.data.load_dataset(tmp_path)
     np.testing.assert_array_equal(X_train, arrays["train_set_x"])
     np.testing.assert_array_equal(Y_train, arrays["train_set_y"][np.newaxis, :])
     np.testing.assert_array_equal(X_test, arrays["test_set_x"])
@@ -499,31 +499,31 @@ def test_load_dataset_reads_classic_signs_files(tmp_path):
 def test_load_dataset_builds_missing_files_on_first_use(
     signs_archive, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(resnets_utils, "DATASETS_DIR", tmp_path)
+    monkeypatch.setattr(signs.data, "DATASETS_DIR", tmp_path)
     monkeypatch.setenv("SIGNS_ARCHIVE", str(signs_archive))
-    X_train, _, X_test, _, _ = resnets_utils.load_dataset()
+    X_train, _, X_test, _, _ = signs.data.load_dataset()
     assert (tmp_path / "train_signs.h5").is_file()
     assert X_train.shape[0] > X_test.shape[0] > 0
 
 
 def test_missing_files_give_the_build_hint(tmp_path, monkeypatch):
     with pytest.raises(SignsDataError) as failure:
-        resnets_utils.load_dataset(tmp_path)
+        signs.data.load_dataset(tmp_path)
     assert "make data" in str(failure.value) and "SIGNS_ARCHIVE" in str(failure.value)
 
     # In the default folder the files are built, so the hint comes from the
     # failed build.
-    monkeypatch.setattr(resnets_utils, "DATASETS_DIR", tmp_path)
+    monkeypatch.setattr(signs.data, "DATASETS_DIR", tmp_path)
     monkeypatch.setenv("SIGNS_ARCHIVE", str(tmp_path / "not-here.zip"))
     with pytest.raises(SignsDataError, match="SIGNS_ARCHIVE.*not-here.zip"):
-        resnets_utils.load_dataset()
+        signs.data.load_dataset()
 
 
 def test_damaged_file_gives_a_clear_error(tmp_path):
     write_classic_files(tmp_path)
     (tmp_path / "test_signs.h5").write_bytes(b"\x00" * 1000)
     with pytest.raises(SignsDataError, match="test_signs.h5 is not a readable HDF5"):
-        resnets_utils.load_dataset(tmp_path)
+        signs.data.load_dataset(tmp_path)
 
 
 def test_wrong_keys_give_a_clear_error(tmp_path):
@@ -531,7 +531,7 @@ def test_wrong_keys_give_a_clear_error(tmp_path):
         tmp_path, train_keys={"train_set_x": "images", "train_set_y": "labels"}
     )
     with pytest.raises(SignsDataError) as failure:
-        resnets_utils.load_dataset(tmp_path)
+        signs.data.load_dataset(tmp_path)
     assert "train_signs.h5" in str(failure.value)
     assert "train_set_x" in str(failure.value) and "images" in str(failure.value)
 
@@ -542,14 +542,14 @@ def test_wrong_shapes_give_a_clear_error(tmp_path):
         del h5["train_set_x"]
         h5["train_set_x"] = np.zeros((7, 32, 32, 3), np.uint8)
     with pytest.raises(SignsDataError, match=r"\(m, 64, 64, 3\)"):
-        resnets_utils.load_dataset(tmp_path)
+        signs.data.load_dataset(tmp_path)
 
     write_classic_files(tmp_path)
     with h5py.File(tmp_path / "test_signs.h5", "r+") as h5:
         del h5["test_set_y"]
         h5["test_set_y"] = np.zeros(5, np.int64)
     with pytest.raises(SignsDataError, match="one integer label per photo"):
-        resnets_utils.load_dataset(tmp_path)
+        signs.data.load_dataset(tmp_path)
 
 
 def test_labels_outside_list_classes_give_a_clear_error(tmp_path):
@@ -557,7 +557,7 @@ def test_labels_outside_list_classes_give_a_clear_error(tmp_path):
     with h5py.File(tmp_path / "train_signs.h5", "r+") as h5:
         h5["train_set_y"][0] = 9
     with pytest.raises(SignsDataError, match=r"labels \[9\]"):
-        resnets_utils.load_dataset(tmp_path)
+        signs.data.load_dataset(tmp_path)
 
 
 # ---------------------------------------------------------------------------
@@ -566,7 +566,7 @@ def test_labels_outside_list_classes_give_a_clear_error(tmp_path):
 
 
 def test_convert_to_one_hot_puts_each_label_in_its_own_column():
-    one_hot = resnets_utils.convert_to_one_hot(np.array([[1, 0, 3]]), 4)
+    one_hot = signs.data.convert_to_one_hot(np.array([[1, 0, 3]]), 4)
     expected = np.array([
         [0, 1, 0],
         [1, 0, 0],
@@ -577,43 +577,18 @@ def test_convert_to_one_hot_puts_each_label_in_its_own_column():
     np.testing.assert_array_equal(one_hot, expected)
 
     labels = np.random.default_rng(0).integers(0, 6, (1, 50))
-    one_hot = resnets_utils.convert_to_one_hot(labels, 6)
+    one_hot = signs.data.convert_to_one_hot(labels, 6)
     np.testing.assert_array_equal(one_hot.T.argmax(axis=1), labels[0])
     np.testing.assert_array_equal(one_hot.sum(axis=0), np.ones(50))
 
     with pytest.raises(ValueError, match="0..3"):
-        resnets_utils.convert_to_one_hot(np.array([[4]]), 4)
-
-
-def test_random_mini_batches_shuffle_and_cover_every_example():
-    m = 150
-    X = np.arange(m * 4, dtype=np.float32).reshape(m, 2, 2, 1)
-    Y = np.stack([np.arange(m), -np.arange(m)], axis=1)
-    batches = resnets_utils.random_mini_batches(X, Y, mini_batch_size=64, seed=3)
-
-    assert [len(xb) for xb, _ in batches] == [64, 64, 22]
-    assert all(len(xb) == len(yb) for xb, yb in batches)
-    X_all = np.concatenate([xb for xb, _ in batches])
-    Y_all = np.concatenate([yb for _, yb in batches])
-    # Rows stay paired: each Y row still names the index of its X row.
-    np.testing.assert_array_equal(X_all, X[Y_all[:, 0]])
-    np.random.seed(3)
-    np.testing.assert_array_equal(Y_all[:, 0], np.random.permutation(m))
-    assert sorted(Y_all[:, 0]) == list(range(m))
-
-    again = resnets_utils.random_mini_batches(X, Y, mini_batch_size=64, seed=3)
-    other = resnets_utils.random_mini_batches(X, Y, mini_batch_size=64, seed=4)
-    np.testing.assert_array_equal(again[0][1], batches[0][1])
-    assert not np.array_equal(other[0][1], batches[0][1])
-
-    with pytest.raises(ValueError, match="one row per example"):
-        resnets_utils.random_mini_batches(X, Y[:10])
+        signs.data.convert_to_one_hot(np.array([[4]]), 4)
 
 
 def test_plot_sign_samples_draws_a_labelled_grid(tmp_path):
     arrays = write_classic_files(tmp_path, n_train=40)
     labels = arrays["train_set_y"][np.newaxis, :]
-    figure = resnets_utils.plot_sign_samples(arrays["train_set_x"], labels, per_class=3)
+    figure = signs.plots.plot_sign_samples(arrays["train_set_x"], labels, per_class=3)
     assert isinstance(figure, Figure)
     present = np.unique(labels)
     drawn = [ax for ax in figure.axes if ax.images]

@@ -1,4 +1,5 @@
-"""The Training and Your own photo sections of `resnets_utils`.
+"""Training, evaluation and own-photo prediction (`signs.training` and its parts, `signs.evaluation`,
+`signs.own_photo`, `signs.camera_shift`).
 
 - The notebook's budget is tiny under nbgrader and full otherwise.
 - Inference is sound: one photo predicts as its row of a batch, and
@@ -26,10 +27,17 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-import camera_shift
-import resnets_utils
-import signs_data
-from resnets_utils import PhotoError
+import signs.augmentation
+import signs.batchnorm
+import signs.build
+import signs.camera_shift
+import signs.data
+import signs.evaluation
+import signs.own_photo
+import signs.plots
+import signs.precision
+import signs.training
+from signs.own_photo import PhotoError
 from tools import train_model
 
 
@@ -66,9 +74,9 @@ def trained_tiny_model():
     keras.utils.set_random_seed(0)
     model = tiny_model()
     X, Y, _ = photos_and_targets()
-    recipe = resnets_utils.TrainingRecipe(
+    recipe = signs.training.TrainingRecipe(
         batch_size=8, mirror=False, augment_probability=0.0, batchnorm_momentum=0.99)
-    history = resnets_utils.train_with_recipe(model, X, Y, X, Y, epochs=1, recipe=recipe, verbose=0)
+    history = signs.training.train_with_recipe(model, X, Y, X, Y, epochs=1, recipe=recipe, verbose=0)
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     return model
 
@@ -84,8 +92,8 @@ def batchnorm_only_model(features=5):
 
 
 def test_training_budget_is_full_normally(monkeypatch):
-    monkeypatch.delenv(resnets_utils.AUTOGRADE_ENV_VAR, raising=False)
-    budget = resnets_utils.training_budget()
+    monkeypatch.delenv(signs.training.AUTOGRADE_ENV_VAR, raising=False)
+    budget = signs.training.training_budget()
     assert budget.train_examples is None and budget.save_model and not budget.run_eagerly
     assert budget.epochs >= 3 and budget.trap_epochs >= 1
     assert budget.experiment_photos is None and budget.experiment_epochs >= 3
@@ -93,8 +101,8 @@ def test_training_budget_is_full_normally(monkeypatch):
 
 
 def test_training_budget_is_tiny_while_autograding(monkeypatch):
-    monkeypatch.setenv(resnets_utils.AUTOGRADE_ENV_VAR, "autograde")
-    budget = resnets_utils.training_budget()
+    monkeypatch.setenv(signs.training.AUTOGRADE_ENV_VAR, "autograde")
+    budget = signs.training.training_budget()
     assert budget.epochs == 1 and budget.trap_epochs == 1
     assert 0 < budget.train_examples <= 64 and not budget.save_model and budget.run_eagerly
     assert budget.experiment_epochs == 1 and 0 < budget.experiment_photos <= 64
@@ -106,15 +114,15 @@ def test_training_budget_is_tiny_while_autograding(monkeypatch):
 
 def test_one_photo_predicts_as_its_row_of_a_batch(trained_tiny_model):
     X, _, _ = photos_and_targets(count=10, seed=1)
-    batch = resnets_utils.predict_probabilities(trained_tiny_model, X)
+    batch = signs.evaluation.predict_probabilities(trained_tiny_model, X)
     for index in (0, 3, 9):
-        single = resnets_utils.predict_probabilities(trained_tiny_model, X[index:index + 1])
+        single = signs.evaluation.predict_probabilities(trained_tiny_model, X[index:index + 1])
         np.testing.assert_allclose(single[0], batch[index], atol=1e-6)
 
 
 def test_predict_and_evaluate_use_moving_statistics(trained_tiny_model):
     X, Y, labels = photos_and_targets(count=12, seed=2)
-    predicted = resnets_utils.predict_probabilities(trained_tiny_model, X)
+    predicted = signs.evaluation.predict_probabilities(trained_tiny_model, X)
     inference = keras.ops.convert_to_numpy(trained_tiny_model(X, training=False))
     with_batch_statistics = keras.ops.convert_to_numpy(trained_tiny_model(X, training=True))
     np.testing.assert_allclose(predicted, inference, atol=1e-6)
@@ -133,8 +141,8 @@ def test_reference_resnet50_predicts_with_moving_statistics():
 
     model = load_reference().ResNet50(input_shape=(64, 64, 3), classes=6)
     X = np.random.default_rng(3).random((3, 64, 64, 3), dtype=np.float32)
-    batch = resnets_utils.predict_probabilities(model, X)
-    single = resnets_utils.predict_probabilities(model, X[1:2])
+    batch = signs.evaluation.predict_probabilities(model, X)
+    single = signs.evaluation.predict_probabilities(model, X[1:2])
     np.testing.assert_allclose(single[0], batch[1], atol=1e-5)
     np.testing.assert_allclose(
         batch, keras.ops.convert_to_numpy(model(X, training=False)), atol=1e-5
@@ -147,8 +155,8 @@ def test_reference_resnet50_predicts_with_moving_statistics():
 def test_set_batchnorm_momentum_reaches_nested_layers():
     inner = tiny_model()
     outer = keras.Sequential([keras.Input((16, 16, 3)), inner])
-    assert resnets_utils.set_batchnorm_momentum(outer, 0.7) == 2
-    assert [layer.momentum for layer in resnets_utils.batchnorm_layers(inner)] == [0.7, 0.7]
+    assert signs.batchnorm.set_batchnorm_momentum(outer, 0.7) == 2
+    assert [layer.momentum for layer in signs.batchnorm.batchnorm_layers(inner)] == [0.7, 0.7]
 
 
 @pytest.mark.parametrize("momentum, run_eagerly", [(0.5, True), (0.9, False)])
@@ -156,8 +164,8 @@ def test_recipe_trains_with_its_batchnorm_momentum(momentum, run_eagerly):
     model = batchnorm_only_model()
     X = np.random.default_rng(4).normal(3.0, 1.0, (16, 5)).astype(np.float32)
     Y = keras.utils.to_categorical(np.arange(16) % 5, 5)
-    recipe = resnets_utils.TrainingRecipe(batchnorm_momentum=momentum)
-    resnets_utils.compile_with_recipe(model, recipe, steps_per_epoch=1, epochs=1, run_eagerly=run_eagerly)
+    recipe = signs.training.TrainingRecipe(batchnorm_momentum=momentum)
+    signs.training.compile_with_recipe(model, recipe, steps_per_epoch=1, epochs=1, run_eagerly=run_eagerly)
     assert model.run_eagerly == run_eagerly
     model.fit(X, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
     moving_mean = keras.ops.convert_to_numpy(model.layers[1].moving_mean)
@@ -166,9 +174,9 @@ def test_recipe_trains_with_its_batchnorm_momentum(momentum, run_eagerly):
 
 def test_batch_statistics_accuracy_leaves_moving_statistics_alone(trained_tiny_model):
     X, Y, labels = photos_and_targets(count=16, seed=5)
-    layers = resnets_utils.batchnorm_layers(trained_tiny_model)
+    layers = signs.batchnorm.batchnorm_layers(trained_tiny_model)
     before = [keras.ops.convert_to_numpy(layer.moving_mean) for layer in layers]
-    accuracy = resnets_utils.accuracy_with_batch_statistics(trained_tiny_model, X, Y, batch_size=8)
+    accuracy = signs.batchnorm.accuracy_with_batch_statistics(trained_tiny_model, X, Y, batch_size=8)
     after = [keras.ops.convert_to_numpy(layer.moving_mean) for layer in layers]
     for old, new in zip(before, after):
         np.testing.assert_array_equal(old, new)
@@ -187,7 +195,7 @@ def test_recalibration_averages_the_batch_statistics():
     layer = model.layers[1]
     layer.momentum = 0.99
     X = np.random.default_rng(6).normal(2.0, 3.0, (40, 5)).astype(np.float32)
-    resnets_utils.recalibrate_batchnorm(model, X, batch_size=10)
+    signs.batchnorm.recalibrate_batchnorm(model, X, batch_size=10)
     batches = X.reshape(4, 10, 5)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(layer.moving_mean), batches.mean(axis=1).mean(axis=0), rtol=1e-5
@@ -203,7 +211,7 @@ def test_recalibration_averages_the_batch_statistics():
 
 def test_training_dataset_shuffles_every_photo_once():
     X, Y, _ = photos_and_targets(count=20)
-    plain = resnets_utils.make_training_dataset(X, Y, batch_size=8, seed=0)
+    plain = signs.augmentation.make_training_dataset(X, Y, batch_size=8, seed=0)
     assert [images.shape[0] for images, _ in plain] == [8, 8, 4]
     seen = np.concatenate([images.numpy() for images, _ in plain])
     assert sorted(map(bytes, seen)) == sorted(map(bytes, X))
@@ -213,7 +221,7 @@ def test_training_dataset_shuffles_every_photo_once():
 def test_training_dataset_mirrors_about_half():
     X, _, _ = photos_and_targets(count=100)
     Y = np.arange(len(X), dtype=np.float32)[:, np.newaxis]
-    dataset = resnets_utils.make_training_dataset(X, Y, batch_size=50, mirror=True, seed=0)
+    dataset = signs.augmentation.make_training_dataset(X, Y, batch_size=50, mirror=True, seed=0)
     mirrored = []
     for images, targets in dataset:
         for image, index in zip(images.numpy(), targets.numpy()[:, 0].astype(int)):
@@ -228,8 +236,8 @@ def test_training_dataset_augments_the_chosen_share(probability, low, high):
     X, _, _ = photos_and_targets(count=120)
     # Each target is the photo's index, to find the original of each row.
     Y = np.arange(len(X), dtype=np.float32)[:, np.newaxis]
-    dataset = resnets_utils.make_training_dataset(
-        X, Y, batch_size=40, augmentation=resnets_utils.make_augmentation(seed=0),
+    dataset = signs.augmentation.make_training_dataset(
+        X, Y, batch_size=40, augmentation=signs.augmentation.make_augmentation(seed=0),
         augment_probability=probability, seed=0,
     )
     changed = []
@@ -242,7 +250,7 @@ def test_training_dataset_augments_the_chosen_share(probability, low, high):
 
 def test_scale_images_divides_by_255():
     X = np.array([[0, 51, 255]], dtype=np.uint8)
-    scaled = resnets_utils.scale_images(X)
+    scaled = signs.data.scale_images(X)
     assert scaled.dtype == np.float32
     np.testing.assert_allclose(scaled, [[0.0, 0.2, 1.0]])
 
@@ -257,7 +265,7 @@ def saved_weight_groups(path):
 
 
 def test_saved_model_reloads_and_predicts_identically(trained_tiny_model, tmp_path):
-    path = resnets_utils.save_trained_model(trained_tiny_model, tmp_path / "new" / "tiny.keras")
+    path = signs.training.save_trained_model(trained_tiny_model, tmp_path / "new" / "tiny.keras")
     assert path.is_file()
     trained_tiny_model.save(tmp_path / "with_optimizer.keras")
     assert "optimizer" in saved_weight_groups(tmp_path / "with_optimizer.keras")
@@ -265,10 +273,10 @@ def test_saved_model_reloads_and_predicts_identically(trained_tiny_model, tmp_pa
     reloaded = keras.models.load_model(path)
     X, _, _ = photos_and_targets(count=8, seed=7)
     np.testing.assert_array_equal(
-        resnets_utils.predict_probabilities(reloaded, X),
-        resnets_utils.predict_probabilities(trained_tiny_model, X),
+        signs.evaluation.predict_probabilities(reloaded, X),
+        signs.evaluation.predict_probabilities(trained_tiny_model, X),
     )
-    assert [layer.momentum for layer in resnets_utils.batchnorm_layers(reloaded)] == [0.99, 0.99]
+    assert [layer.momentum for layer in signs.batchnorm.batchnorm_layers(reloaded)] == [0.99, 0.99]
 
 
 # ------------------------------------------------------------ own photo
@@ -303,20 +311,20 @@ def photo_model():
 )
 def test_predict_image_uses_the_training_preprocessing(photo_model, tmp_path, name, mode, size, file_format):
     path = write_photo(tmp_path / name, mode, size, file_format)
-    probabilities = resnets_utils.predict_image(photo_model, path)
+    probabilities = signs.own_photo.predict_image(photo_model, path)
     assert probabilities.shape == (6,)
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
 
-    as_training_photo = signs_data.photo_to_array(path.read_bytes())
+    as_training_photo = signs.build.photo_to_array(path.read_bytes())
     assert as_training_photo.shape == (64, 64, 3) and as_training_photo.dtype == np.uint8
-    np.testing.assert_array_equal(resnets_utils.load_photo(path), as_training_photo)
+    np.testing.assert_array_equal(signs.own_photo.load_photo(path), as_training_photo)
     expected = photo_model.predict(as_training_photo[np.newaxis] / 255.0, verbose=0)[0]
     np.testing.assert_allclose(probabilities, expected, atol=1e-6)
 
 
 def test_predict_image_explains_a_missing_file(photo_model, tmp_path):
     with pytest.raises(PhotoError, match="no file at .*missing.png"):
-        resnets_utils.predict_image(photo_model, tmp_path / "missing.png")
+        signs.own_photo.predict_image(photo_model, tmp_path / "missing.png")
 
 
 @pytest.mark.parametrize("content", [b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
@@ -324,18 +332,18 @@ def test_predict_image_explains_an_unreadable_file(photo_model, tmp_path, conten
     path = tmp_path / "broken.png"
     path.write_bytes(content)
     with pytest.raises(PhotoError, match="broken.png is not an image"):
-        resnets_utils.predict_image(photo_model, path)
+        signs.own_photo.predict_image(photo_model, path)
 
 
 def test_predict_image_explains_a_folder(photo_model, tmp_path):
     with pytest.raises(PhotoError, match="cannot be read"):
-        resnets_utils.predict_image(photo_model, tmp_path)
+        signs.own_photo.predict_image(photo_model, tmp_path)
 
 
 def test_photo_prediction_figure(photo_model, tmp_path):
     path = write_photo(tmp_path / "hand.png", "RGB", (80, 80), "PNG")
-    probabilities = resnets_utils.predict_image(photo_model, path)
-    figure = resnets_utils.plot_photo_prediction(resnets_utils.load_photo(path), probabilities)
+    probabilities = signs.own_photo.predict_image(photo_model, path)
+    figure = signs.plots.plot_photo_prediction(signs.own_photo.load_photo(path), probabilities)
     assert isinstance(figure, Figure)
     bars = figure.axes[1].patches
     assert [bar.get_width() for bar in bars] == pytest.approx(list(probabilities))
@@ -347,7 +355,7 @@ def test_photo_prediction_figure(photo_model, tmp_path):
 
 
 def test_confusion_matrix_counts_pairs():
-    matrix = resnets_utils.confusion_matrix([0, 1, 1, 2, 5], [0, 1, 2, 2, 0])
+    matrix = signs.evaluation.confusion_matrix([0, 1, 1, 2, 5], [0, 1, 2, 2, 0])
     assert matrix.shape == (6, 6) and matrix.sum() == 5
     assert matrix[1, 2] == 1 and matrix[5, 0] == 1 and matrix[1, 1] == 1
     assert np.trace(matrix) == 3
@@ -355,18 +363,18 @@ def test_confusion_matrix_counts_pairs():
 
 def test_evaluation_figures():
     history = {"loss": [1.5, 0.8], "accuracy": [0.4, 0.7], "val_loss": [1.7, 0.9], "val_accuracy": [0.3, 0.6]}
-    curves = resnets_utils.plot_training_curves(history)
+    curves = signs.plots.plot_training_curves(history)
     assert isinstance(curves, Figure) and len(curves.axes) == 2
     assert [len(ax.lines) for ax in curves.axes] == [2, 2]
 
-    matrix = resnets_utils.confusion_matrix([0, 1, 2], [0, 2, 2])
-    drawn = resnets_utils.plot_confusion_matrix(matrix, class_names=[0, 1, 2, 3, 4, 5])
+    matrix = signs.evaluation.confusion_matrix([0, 1, 2], [0, 2, 2])
+    drawn = signs.plots.plot_confusion_matrix(matrix, class_names=[0, 1, 2, 3, 4, 5])
     assert isinstance(drawn, Figure)
     assert "2 of 3 right" in drawn.axes[0].get_title()
 
     X = np.zeros((5, 8, 8, 3), dtype=np.uint8)
     probabilities = np.eye(6)[[0, 1, 3, 3, 5]]
-    grid = resnets_utils.plot_misclassified(X, [0, 2, 3, 4, 5], probabilities)
+    grid = signs.plots.plot_misclassified(X, [0, 2, 3, 4, 5], probabilities)
     titles = [ax.get_title() for ax in grid.axes if ax.get_title()]
     assert titles == ["predicted 1 (100%)\ntrue 2", "predicted 3 (100%)\ntrue 4"]
 
@@ -392,8 +400,8 @@ def transform_named(transforms, start, end=""):
 
 
 def test_robustness_transforms_move_the_photo_as_named():
-    transforms = resnets_utils.robustness_transforms()
-    shift = resnets_utils.MAX_SHIFT * 64
+    transforms = signs.evaluation.robustness_transforms()
+    shift = signs.augmentation.MAX_SHIFT * 64
     photo = bright_square(left=40, top=20)
     x0, y0 = centre_of_brightness(photo)
 
@@ -425,12 +433,12 @@ def test_robustness_transforms_move_the_photo_as_named():
 
 def test_evaluate_robustness_reports_every_transform(photo_model):
     X = np.random.default_rng(9).random((6, 64, 64, 3), dtype=np.float32)
-    labels = resnets_utils.predict_probabilities(photo_model, X).argmax(axis=1)
-    accuracies = resnets_utils.evaluate_robustness(photo_model, X, labels)
-    assert list(accuracies) == list(resnets_utils.robustness_transforms())
+    labels = signs.evaluation.predict_probabilities(photo_model, X).argmax(axis=1)
+    accuracies = signs.evaluation.evaluate_robustness(photo_model, X, labels)
+    assert list(accuracies) == list(signs.evaluation.robustness_transforms())
     assert accuracies["original"] == 1.0
     assert all(0.0 <= value <= 1.0 for value in accuracies.values())
-    table = resnets_utils.format_robustness(accuracies)
+    table = signs.evaluation.format_robustness(accuracies)
     assert table.splitlines()[0].startswith("original") and "100.0%" in table
 
 
@@ -441,9 +449,9 @@ def test_evaluate_robustness_scores_each_transform_on_its_own_copies(photo_model
     labels = np.arange(6)
     transforms = {"original": lambda X: X, "mirrored": lambda X: X[:, :, ::-1, :],
                   "black": lambda X: np.zeros_like(X), "grey": lambda X: np.full_like(X, 0.5)}
-    accuracies = resnets_utils.evaluate_robustness(photo_model, X, labels, transforms)
+    accuracies = signs.evaluation.evaluate_robustness(photo_model, X, labels, transforms)
     for name, transform in transforms.items():
-        alone = resnets_utils.predict_probabilities(photo_model, transform(X)).argmax(axis=1)
+        alone = signs.evaluation.predict_probabilities(photo_model, transform(X)).argmax(axis=1)
         assert accuracies[name] == pytest.approx(np.mean(alone == labels)), name
 
 
@@ -453,7 +461,7 @@ def test_evaluate_robustness_scores_each_transform_on_its_own_copies(photo_model
 @pytest.mark.parametrize("setting", ["float32", "mixed_bfloat16", "mixed_float16"])
 def test_a_forced_precision_is_used_on_any_machine(setting):
     for flags, cuda_gpu in [(set(), False), ({"avx512_bf16"}, False), (set(), True)]:
-        assert resnets_utils.choose_precision(setting, flags, cuda_gpu) == setting
+        assert signs.precision.choose_precision(setting, flags, cuda_gpu) == setting
 
 
 @pytest.mark.parametrize("flags, cuda_gpu, expected", [
@@ -464,30 +472,30 @@ def test_a_forced_precision_is_used_on_any_machine(setting):
     (set(), True, "mixed_float16"),
 ])
 def test_auto_precision_follows_the_hardware(flags, cuda_gpu, expected):
-    assert resnets_utils.choose_precision("auto", flags, cuda_gpu) == expected
+    assert signs.precision.choose_precision("auto", flags, cuda_gpu) == expected
 
 
 def test_an_unknown_precision_is_named_in_the_error():
     with pytest.raises(ValueError, match="'bfloat16'"):
-        resnets_utils.choose_precision("bfloat16")
+        signs.precision.choose_precision("bfloat16")
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu sse\n")
-    assert resnets_utils.cpu_flags(cpuinfo) == {"fpu", "avx512f", "avx512_bf16", "sse"}
-    assert resnets_utils.cpu_flags(tmp_path / "missing") == frozenset()
+    assert signs.precision.cpu_flags(cpuinfo) == {"fpu", "avx512f", "avx512_bf16", "sse"}
+    assert signs.precision.cpu_flags(tmp_path / "missing") == frozenset()
 
 
 def test_a_mixed_precision_copy_keeps_its_output_layer_in_float32():
     model = tiny_model()
-    copy = resnets_utils.with_precision(model, "mixed_bfloat16")
+    copy = signs.precision.with_precision(model, "mixed_bfloat16")
     policies = [layer.dtype_policy.name for layer in copy.layers[1:]]
     assert policies[:-1] == ["mixed_bfloat16"] * (len(policies) - 1) and policies[-1] == "float32"
     X, _, _ = photos_and_targets(count=4)
     assert keras.ops.convert_to_numpy(copy(X)).dtype == np.float32
     np.testing.assert_allclose(copy.predict(X, verbose=0), model.predict(X, verbose=0), atol=0.02)
-    assert resnets_utils.with_precision(model, "float32") is model
+    assert signs.precision.with_precision(model, "float32") is model
     assert keras.config.dtype_policy().name == "float32"
 
 
@@ -497,8 +505,8 @@ def test_mixed_precision_training_leaves_a_float32_model(precision, tmp_path):
     model = tiny_model()
     before = [weight.copy() for weight in model.get_weights()]
     X, Y, _ = photos_and_targets()
-    recipe = resnets_utils.TrainingRecipe(batch_size=8, mirror=False, augment_probability=0.0, precision=precision)
-    resnets_utils.train_with_recipe(model, X, Y, X, Y, epochs=1, recipe=recipe, verbose=0, run_eagerly=True)
+    recipe = signs.training.TrainingRecipe(batch_size=8, mirror=False, augment_probability=0.0, precision=precision)
+    signs.training.train_with_recipe(model, X, Y, X, Y, epochs=1, recipe=recipe, verbose=0, run_eagerly=True)
 
     assert keras.config.dtype_policy().name == "float32"
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
@@ -506,19 +514,19 @@ def test_mixed_precision_training_leaves_a_float32_model(precision, tmp_path):
     # The trained weights, moving statistics included, came back from the 16-bit copy.
     changed = [not np.array_equal(old, new) for old, new in zip(before, model.get_weights())]
     assert all(changed)
-    reloaded = keras.models.load_model(resnets_utils.save_trained_model(model, tmp_path / "mixed.keras"))
+    reloaded = keras.models.load_model(signs.training.save_trained_model(model, tmp_path / "mixed.keras"))
     assert {layer.dtype_policy.name for layer in reloaded.layers} == {"float32"}
-    probabilities = resnets_utils.predict_probabilities(reloaded, X)
+    probabilities = signs.evaluation.predict_probabilities(reloaded, X)
     assert probabilities.dtype == np.float32
-    np.testing.assert_array_equal(probabilities, resnets_utils.predict_probabilities(model, X))
+    np.testing.assert_array_equal(probabilities, signs.evaluation.predict_probabilities(model, X))
 
 
 def test_float16_training_scales_the_loss():
-    copy = resnets_utils.with_precision(tiny_model(), "mixed_float16")
-    recipe = resnets_utils.TrainingRecipe()
-    resnets_utils.compile_with_recipe(copy, recipe, steps_per_epoch=2, epochs=1)
+    copy = signs.precision.with_precision(tiny_model(), "mixed_float16")
+    recipe = signs.training.TrainingRecipe()
+    signs.training.compile_with_recipe(copy, recipe, steps_per_epoch=2, epochs=1)
     assert isinstance(copy.optimizer, keras.optimizers.LossScaleOptimizer)
-    resnets_utils.compile_with_recipe(model := tiny_model(), recipe, steps_per_epoch=2, epochs=1)
+    signs.training.compile_with_recipe(model := tiny_model(), recipe, steps_per_epoch=2, epochs=1)
     assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
 
 
@@ -531,42 +539,42 @@ def uniform_photos(value=0.5, count=3, size=64):
 
 def test_camera_shift_is_deterministic_and_seeded():
     X = np.random.default_rng(11).random((4, 64, 64, 3), dtype=np.float32)
-    shifted = camera_shift.camera_shift(X)
+    shifted = signs.camera_shift.camera_shift(X)
     assert shifted.shape == X.shape and shifted.dtype == np.float32
     assert 0.0 <= shifted.min() and shifted.max() <= 1.0
-    np.testing.assert_array_equal(shifted, camera_shift.camera_shift(X))
-    assert np.abs(camera_shift.camera_shift(X, seed=1) - shifted).mean() > 0.01
+    np.testing.assert_array_equal(shifted, signs.camera_shift.camera_shift(X))
+    assert np.abs(signs.camera_shift.camera_shift(X, seed=1) - shifted).mean() > 0.01
 
 
 def test_camera_shift_warms_the_white_balance():
-    shifted = camera_shift.camera_shift(uniform_photos())
+    shifted = signs.camera_shift.camera_shift(uniform_photos())
     red, blue = shifted[..., 0].mean(axis=(1, 2)), shifted[..., 2].mean(axis=(1, 2))
-    assert np.all(red / blue > camera_shift.RED_GAIN[0] / camera_shift.BLUE_GAIN[1] - 0.02)
+    assert np.all(red / blue > signs.camera_shift.RED_GAIN[0] / signs.camera_shift.BLUE_GAIN[1] - 0.02)
 
 
 def test_camera_shift_darkens_the_corners():
-    shifted = camera_shift.camera_shift(uniform_photos()).mean(axis=3)
+    shifted = signs.camera_shift.camera_shift(uniform_photos()).mean(axis=3)
     assert np.all(shifted[:, :8, :8].mean(axis=(1, 2)) < shifted[:, 28:36, 28:36].mean(axis=(1, 2)) - 0.02)
 
 
 def test_camera_shift_makes_the_hand_smaller():
     X = np.zeros((6, 64, 64, 3), np.float32)
     X[:, 16:48, 16:48] = 1.0  # a bright square, a quarter of the photo, on a black border
-    shifted = camera_shift.camera_shift(X).mean(axis=3)
+    shifted = signs.camera_shift.camera_shift(X).mean(axis=3)
     bright_share = (shifted > 0.3).mean(axis=(1, 2))
-    scale = camera_shift.shift_parameters(len(X))["scale"]
+    scale = signs.camera_shift.shift_parameters(len(X))["scale"]
     assert np.all(bright_share < 0.25 * (scale + 0.05) ** 2)
 
 
 def test_camera_shift_explains_wrong_input():
     with pytest.raises(ValueError, match=r"shape \(64, 64, 3\)"):
-        camera_shift.camera_shift(np.zeros((64, 64, 3)))
+        signs.camera_shift.camera_shift(np.zeros((64, 64, 3)))
     with pytest.raises(ValueError, match="scale_images"):
-        camera_shift.camera_shift(np.full((1, 8, 8, 3), 255.0))
+        signs.camera_shift.camera_shift(np.full((1, 8, 8, 3), 255.0))
 
 
 def test_white_balance_augmentation_moves_red_and_blue_apart():
-    layer = resnets_utils.RandomWhiteBalance(0.2, seed=0)
+    layer = signs.augmentation.RandomWhiteBalance(0.2, seed=0)
     X = uniform_photos(count=16, size=8)
     changed = keras.ops.convert_to_numpy(layer(X, training=True))
     red, green, blue = (changed[..., channel].mean(axis=(1, 2)) for channel in range(3))
@@ -578,8 +586,8 @@ def test_white_balance_augmentation_moves_red_and_blue_apart():
 
 def test_camera_augmentation_runs_in_the_training_dataset():
     X, Y, _ = photos_and_targets(count=8, size=64)
-    dataset = resnets_utils.make_training_dataset(
-        X, Y, batch_size=4, augmentation=resnets_utils.make_augmentation(0, camera=True), seed=0)
+    dataset = signs.augmentation.make_training_dataset(
+        X, Y, batch_size=4, augmentation=signs.augmentation.make_augmentation(0, camera=True), seed=0)
     batches = [images.numpy() for images, _ in dataset]
     assert [len(batch) for batch in batches] == [4, 4]
     assert all(0.0 <= batch.min() and batch.max() <= 1.0 for batch in batches)
@@ -589,26 +597,26 @@ def test_camera_augmentation_runs_in_the_training_dataset():
 
 
 def test_validation_split_keeps_participants_apart(signs_h5_dir):
-    fit_rows, validation_rows = resnets_utils.validation_split(signs_h5_dir)
-    with h5py.File(signs_h5_dir / signs_data.TRAIN_FILE_NAME) as h5:
+    fit_rows, validation_rows = signs.data.validation_split(signs_h5_dir)
+    with h5py.File(signs_h5_dir / signs.build.TRAIN_FILE_NAME) as h5:
         paths = [name.decode() for name in h5["train_set_files"][()]]
         labels = h5["train_set_y"][()]
     assert sorted(np.concatenate([fit_rows, validation_rows])) == list(range(len(paths)))
     counts = np.bincount(labels[validation_rows], minlength=6)
-    assert np.all(counts <= signs_data.VALIDATION_PHOTOS_PER_CLASS) and counts.sum() > 0.1 * len(paths)
-    manifest = signs_data.load_manifest()
-    photos = [signs_data.parse_photo_path(p) for p in set(manifest["files"]) | set(manifest["grouping_files"])]
-    group_of = {photo.path: index for index, group in enumerate(signs_data.group_participants(photos))
+    assert np.all(counts <= signs.build.VALIDATION_PHOTOS_PER_CLASS) and counts.sum() > 0.1 * len(paths)
+    manifest = signs.build.load_manifest()
+    photos = [signs.build.parse_photo_path(p) for p in set(manifest["files"]) | set(manifest["grouping_files"])]
+    group_of = {photo.path: index for index, group in enumerate(signs.build.group_participants(photos))
                 for photo in group}
     fit_groups = {group_of[paths[row]] for row in fit_rows}
     assert fit_groups.isdisjoint(group_of[paths[row]] for row in validation_rows)
 
 
 def test_validation_split_explains_classic_files(tmp_path):
-    with h5py.File(tmp_path / signs_data.TRAIN_FILE_NAME, "w") as h5:
+    with h5py.File(tmp_path / signs.build.TRAIN_FILE_NAME, "w") as h5:
         h5["train_set_x"] = np.zeros((2, 64, 64, 3), np.uint8)
-    with pytest.raises(signs_data.SignsDataError, match="make data"):
-        resnets_utils.validation_split(tmp_path)
+    with pytest.raises(signs.build.SignsDataError, match="make data"):
+        signs.data.validation_split(tmp_path)
 
 
 # ------------------------------------------------------------ make model
@@ -620,10 +628,10 @@ def test_model_script_trains_saves_and_reports_a_float32_model(tmp_path):
                                 "--output", str(output), "--report", str(tmp_path / "report.json")])
     assert figures["evaluated_on"] == "held-out test" and figures["fit_photos"] == 16
     assert 0.0 <= figures["camera_shift_accuracy"] <= 1.0
-    assert set(figures["robustness_accuracy"]) == set(resnets_utils.robustness_transforms())
+    assert set(figures["robustness_accuracy"]) == set(signs.evaluation.robustness_transforms())
     reloaded = keras.models.load_model(output)
     assert {layer.dtype_policy.name for layer in reloaded.layers} == {"float32"}
-    X = resnets_utils.scale_images(resnets_utils.load_dataset()[2][:16])
-    predicted = resnets_utils.predict_probabilities(reloaded, X).argmax(axis=1)
-    assert np.mean(predicted == resnets_utils.load_dataset()[3].reshape(-1)[:16]) == pytest.approx(
+    X = signs.data.scale_images(signs.data.load_dataset()[2][:16])
+    predicted = signs.evaluation.predict_probabilities(reloaded, X).argmax(axis=1)
+    assert np.mean(predicted == signs.data.load_dataset()[3].reshape(-1)[:16]) == pytest.approx(
         figures["accuracy"])

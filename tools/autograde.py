@@ -33,10 +33,8 @@ from grading.cluster import WorkerMismatch, grade_class  # noqa: E402
 from grading.collect import collect  # noqa: E402
 from grading.grader import Grader  # noqa: E402
 from grading.submission import case_collisions, read_layout  # noqa: E402
+from signs.constants import OUTPUTS_DIR as OUTPUT_DIR
 from tools.release import prepare_course  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-OUTPUT_DIR = REPO / "outputs"
 
 
 def parse_arguments(argv=None):

@@ -3,7 +3,7 @@
 Measures, in one run, and writes `outputs/bench.json`:
 
 - throughput: training images per second of the reference ResNet50 (the solution in the instructor notebook) in
-  float32 and in the chosen precision (`resnets_utils.choose_precision("auto")`), and of
+  float32 and in the chosen precision (`signs.precision.choose_precision("auto")`), and of
   `keras.applications.ResNet50(weights=None)` in float32. All three train in one process in alternating bursts of
   the recipe's training steps, so that the load of a shared machine, which drifts over minutes, slows them alike;
   the ratio of the chosen precision to float32 is taken per round (the two bursts are seconds apart), then the
@@ -13,11 +13,11 @@ Measures, in one run, and writes `outputs/bench.json`:
 - training runs, each in a fresh process, of the reference ResNet50 with the notebook's recipe for every seed, in
   the chosen precision and in float32 (and `keras.applications.ResNet50` for the first seed): held-out (test)
   accuracy after every epoch, the seconds of training (and of training with evaluation) until it first reaches
-  95%, the accuracy on the camera-shifted test photos (`camera_shift.camera_shift`) and on the robustness
-  transforms (`resnets_utils.robustness_transforms`);
+  95%, the accuracy on the camera-shifted test photos (`signs.camera_shift.camera_shift`) and on the robustness
+  transforms (`signs.evaluation.robustness_transforms`);
 - peak memory (RSS), the machine and the library versions.
 
-Usage: .venv/bin/python tools/bench.py [--parts throughput profile runs] [--seeds 0 1 2] [--epochs N]
+Usage: .venv/bin/python -m tools.bench [--parts throughput profile runs] [--seeds 0 1 2] [--epochs N]
        [--train-examples N] [--rounds N] [--steps N] [--no-keras-run] [--output outputs/bench.json]
 """
 import argparse
@@ -37,18 +37,20 @@ import numpy as np
 import psutil
 import tensorflow as tf
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import resnets_utils  # noqa: E402
-from camera_shift import camera_shift  # noqa: E402
-from instructor.reference import load_reference  # noqa: E402
+import signs.augmentation
+import signs.data
+import signs.evaluation
+import signs.precision
+import signs.training
+from instructor.reference import load_reference
+from signs.camera_shift import camera_shift
+from signs.constants import CLASS_COUNT, IMAGE_SHAPE, OUTPUTS_DIR
 
 TARGET_ACCURACY = 0.95
 OURS = "reference ResNet50"
 KERAS = "keras.applications.ResNet50"
 PARTS = ("throughput", "profile", "runs")
-DEFAULT_OUTPUT = REPO / "outputs" / "bench.json"
+DEFAULT_OUTPUT = OUTPUTS_DIR / "bench.json"
 
 
 class TrainingTimer(keras.callbacks.Callback):
@@ -89,22 +91,20 @@ def first_epoch_reaching(accuracies, target=TARGET_ACCURACY):
 
 def load_data(train_examples):
     """SIGNS as the notebook prepares it: (X_train, Y_train, X_test, Y_test, test_labels)."""
-    X_train_orig, Y_train_orig, X_test_orig, Y_test_orig, _ = resnets_utils.load_dataset()
-    return (resnets_utils.scale_images(X_train_orig[:train_examples]),
-            resnets_utils.convert_to_one_hot(Y_train_orig[:, :train_examples], 6).T,
-            resnets_utils.scale_images(X_test_orig), resnets_utils.convert_to_one_hot(Y_test_orig, 6).T,
-            Y_test_orig.reshape(-1))
+    X_train_orig, Y_train_orig, X_test_orig, Y_test_orig, _ = signs.data.load_dataset()
+    return (*signs.data.prepare_examples(X_train_orig, Y_train_orig, train_examples),
+            *signs.data.prepare_examples(X_test_orig, Y_test_orig), Y_test_orig.reshape(-1))
 
 
 def build_model(name):
     """A fresh, untrained ResNet50 for 64x64x3 photos and 6 classes: ours (the reference solution) or Keras'."""
     if name == OURS:
-        return load_reference().ResNet50(input_shape=(64, 64, 3), classes=6)
-    return keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
+        return load_reference().ResNet50(input_shape=IMAGE_SHAPE, classes=CLASS_COUNT)
+    return keras.applications.ResNet50(weights=None, input_shape=IMAGE_SHAPE, classes=CLASS_COUNT)
 
 
 def accuracy(model, X, labels):
-    return float(np.mean(resnets_utils.predict_probabilities(model, X).argmax(axis=1) == labels))
+    return float(np.mean(signs.evaluation.predict_probabilities(model, X).argmax(axis=1) == labels))
 
 
 def train_once(name, seed, epochs, recipe, train_examples):
@@ -114,18 +114,18 @@ def train_once(name, seed, epochs, recipe, train_examples):
     model = build_model(name)
     timer = TrainingTimer(len(X_train))
     started = time.perf_counter()
-    history = resnets_utils.train_with_recipe(
+    history = signs.training.train_with_recipe(
         model, X_train, Y_train, X_test, Y_test, epochs, recipe=recipe, seed=seed, callbacks=[timer])
     train_seconds = time.perf_counter() - started
     held_out = [round(float(value), 4) for value in history.history["val_accuracy"]]
     reached = first_epoch_reaching(held_out)
-    robustness = resnets_utils.evaluate_robustness(model, X_test, test_labels)
+    robustness = signs.evaluation.evaluate_robustness(model, X_test, test_labels)
     shifted = accuracy(model, camera_shift(X_test), test_labels)
     print(f"  held-out {held_out[-1]:.1%}, camera-shifted test {shifted:.1%}; robustness:\n  "
-          + resnets_utils.format_robustness(robustness).replace("\n", "\n  "), flush=True)
+          + signs.evaluation.format_robustness(robustness).replace("\n", "\n  "), flush=True)
     return {
         "model": name,
-        "precision": resnets_utils.choose_precision(recipe.precision),
+        "precision": signs.precision.choose_precision(recipe.precision),
         "seed": seed,
         "parameters": model.count_params(),
         "held_out_accuracy_per_epoch": held_out,
@@ -147,28 +147,29 @@ def train_once(name, seed, epochs, recipe, train_examples):
 def endless_training_batches(recipe, train_examples):
     """The recipe's augmented training batches, repeated without end."""
     X_train, Y_train, _, _, _ = load_data(train_examples)
-    return resnets_utils.make_training_dataset(
+    return signs.augmentation.make_training_dataset(
         X_train, Y_train, recipe.batch_size, recipe.mirror,
-        resnets_utils.make_augmentation(0, recipe.camera_augmentation), recipe.augment_probability,
+        signs.augmentation.make_augmentation(0, recipe.camera_augmentation), recipe.augment_probability,
         seed=0).repeat()
 
 
 def measure_throughput(recipe, rounds, steps, train_examples):
-    """Training images per second of ours in float32 and in the chosen precision and of Keras', in alternating
-    bursts of `steps` steps.
+    """Training images per second of ours in float32 and in the chosen precision and of Keras'.
+
+    The models train in alternating bursts of `steps` steps.
 
     Returns:
     dict: per contender, the images per second of every burst and their median; the per-round ratio of the chosen
     precision to float32 and its median; the peak RSS of this process.
     """
     dataset = endless_training_batches(recipe, train_examples)
-    chosen = resnets_utils.choose_precision(recipe.precision)
+    chosen = signs.precision.choose_precision(recipe.precision)
     contenders = {}
     for label, name, precision in [(f"{OURS}, float32", OURS, "float32"), (f"{OURS}, {chosen}", OURS, chosen),
                                    (f"{KERAS}, float32", KERAS, "float32")]:
         keras.utils.set_random_seed(0)
-        model = resnets_utils.with_precision(build_model(name), precision)
-        contenders[label] = resnets_utils.compile_with_recipe(model, recipe, steps, rounds + 1)
+        model = signs.precision.with_precision(build_model(name), precision)
+        contenders[label] = signs.training.compile_with_recipe(model, recipe, steps, rounds + 1)
     # The first burst of each builds and traces the training step; it is not timed.
     for model in contenders.values():
         model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
@@ -207,9 +208,9 @@ def profile_epoch(recipe, train_examples):
     X_train, Y_train, X_test, Y_test, _ = load_data(train_examples)
     steps = int(np.ceil(len(X_train) / recipe.batch_size))
     keras.utils.set_random_seed(0)
-    precision = resnets_utils.choose_precision(recipe.precision)
-    model = resnets_utils.with_precision(build_model(OURS), precision)
-    resnets_utils.compile_with_recipe(model, recipe, steps, 2)
+    precision = signs.precision.choose_precision(recipe.precision)
+    model = signs.precision.with_precision(build_model(OURS), precision)
+    signs.training.compile_with_recipe(model, recipe, steps, 2)
     ready = tf.data.Dataset.from_tensor_slices((X_train, Y_train.astype(np.float32))).batch(
         recipe.batch_size).cache()
     list(ready)  # fill the cache
@@ -221,9 +222,9 @@ def profile_epoch(recipe, train_examples):
     model.fit(ready, epochs=1, verbose=0)
     compute = time.perf_counter() - started
 
-    augmented = resnets_utils.make_training_dataset(
+    augmented = signs.augmentation.make_training_dataset(
         X_train, Y_train, recipe.batch_size, recipe.mirror,
-        resnets_utils.make_augmentation(0, recipe.camera_augmentation), recipe.augment_probability, seed=0)
+        signs.augmentation.make_augmentation(0, recipe.camera_augmentation), recipe.augment_probability, seed=0)
     list(augmented.take(1))  # traces the augmentation's graph
     started = time.perf_counter()
     for _ in augmented:
@@ -261,7 +262,7 @@ def machine_description():
         cpu_name = names[0] if names else cpu_name
     return {
         "cpu": cpu_name,
-        "bfloat16_cpu_flags": sorted(resnets_utils.BFLOAT16_CPU_FLAGS & resnets_utils.cpu_flags()),
+        "bfloat16_cpu_flags": sorted(signs.precision.BFLOAT16_CPU_FLAGS & signs.precision.cpu_flags()),
         "logical_cpus": os.cpu_count(),
         "memory_bytes": psutil.virtual_memory().total,
         "gpus": [device.name for device in tf.config.list_physical_devices("GPU")],
@@ -309,7 +310,7 @@ def print_summary(report):
               f"{figures['camera_shift_accuracy_per_seed']}, training seconds to 95% "
               f"{figures['training_seconds_to_95_per_seed']} (with evaluation "
               f"{figures['seconds_with_evaluation_to_95_per_seed']})")
-        print("    robustness (mean over seeds):\n    " + resnets_utils.format_robustness(
+        print("    robustness (mean over seeds):\n    " + signs.evaluation.format_robustness(
             figures["robustness_accuracy_mean_over_seeds"]).replace("\n", "\n    "))
     print(f"  wall time {report['wall_seconds'] / 60:.1f} min")
 
@@ -330,11 +331,11 @@ def main():
 
     started = time.perf_counter()
     load_at_start = os.getloadavg()
-    os.environ.pop(resnets_utils.AUTOGRADE_ENV_VAR, None)
-    epochs = arguments.epochs or resnets_utils.training_budget().epochs
-    recipe = resnets_utils.TrainingRecipe()
-    chosen = resnets_utils.choose_precision(recipe.precision)
-    report = {"command": "make bench  (= .venv/bin/python tools/bench.py " + " ".join(sys.argv[1:]) + ")",
+    os.environ.pop(signs.training.AUTOGRADE_ENV_VAR, None)
+    epochs = arguments.epochs or signs.training.training_budget().epochs
+    recipe = signs.training.TrainingRecipe()
+    chosen = signs.precision.choose_precision(recipe.precision)
+    report = {"command": "make bench  (= .venv/bin/python -m tools.bench " + " ".join(sys.argv[1:]) + ")",
               "chosen_precision": chosen, "recipe": dataclasses.asdict(recipe), "epochs": epochs,
               "machine": machine_description(), "load_average_at_start": [round(v, 2) for v in load_at_start]}
 

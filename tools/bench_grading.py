@@ -22,11 +22,12 @@ from pathlib import Path
 import nbformat
 
 from instructor.reference import graded_cells
-from tests.learner_mistakes import MISTAKES_BY_NAME, edited_source
+from instructor.learner_mistakes import MISTAKES_BY_NAME, edited_source
+from signs.constants import OUTPUTS_DIR
 from tools.autograde import autograde  # sets TensorFlow's log level before importing it
 from tools.release import STUDENT_NOTEBOOK
 
-OUTPUT_DIR = Path(__file__).resolve().parent.parent / "outputs" / "bench_grading"
+OUTPUT_DIR = OUTPUTS_DIR / "bench_grading"
 STAGES = ("sandbox", "imports", "cells", "builds", "judge")
 # Code a hostile learner puts before identity_block; each must cost only its own row.
 HOSTILE = {

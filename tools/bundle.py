@@ -8,11 +8,11 @@ the top level, so that unpacking it beside the notebook recreates the learner's 
 the same bytes.
 """
 import zipfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from signs.constants import OUTPUTS_DIR, PROJECT_DIR
+
 BUNDLE_NAME = "resnet50-assignment.zip"
-BUNDLE_PATH = REPO / "outputs" / BUNDLE_NAME
+BUNDLE_PATH = OUTPUTS_DIR / BUNDLE_NAME
 # The learner's files, as paths or glob patterns relative to the repository root.
 LEARNER_FILES = (
     "ResNet50.ipynb",
@@ -20,9 +20,8 @@ LEARNER_FILES = (
     "public_tests.py",
     "checking.py",
     "test_utils.py",
-    "depth_experiments.py",
-    "signs_data.py",
     "learner_environment.py",
+    "signs/*.py",
     "requirements-learner.txt",
     "outputs/references/*",
     "datasets/README.md",
@@ -32,7 +31,7 @@ LEARNER_FILES = (
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)
 
 
-def learner_paths(root=REPO):
+def learner_paths(root=PROJECT_DIR):
     """The learner's files under `root`, relative and sorted.
 
     Raises:
@@ -47,7 +46,7 @@ def learner_paths(root=REPO):
     return paths
 
 
-def write_bundle(path=BUNDLE_PATH, root=REPO):
+def write_bundle(path=BUNDLE_PATH, root=PROJECT_DIR):
     """Write the zip of the learner's files to `path` and return the names it holds."""
     names = learner_paths(root)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +62,7 @@ def write_bundle(path=BUNDLE_PATH, root=REPO):
 def main():
     names = write_bundle()
     size = BUNDLE_PATH.stat().st_size
-    print(f"wrote {BUNDLE_PATH.relative_to(REPO)}: {len(names)} files, {size / 1e6:.1f} MB")
+    print(f"wrote {BUNDLE_PATH.relative_to(PROJECT_DIR)}: {len(names)} files, {size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ made with the Python that runs this script:
   Keras, the newest release in the range), as `pip install tensorflow==2.x` does on a learner's machine;
 - `pinned`: the exact versions of `requirements.txt` (TensorFlow 2.21), the ones CI and the instructor use.
 
-In each environment it runs `tools/compat_checks.py` (public checks on the reference solution, with the share of
+In each environment it runs `tools.compat_checks` (public checks on the reference solution, with the share of
 the tolerance they use; the feedback catalogue; the data; a training step, a save and a reload) and the setup-cell
 test `tests/test_setup_cell.py` (the student notebook alone beside the bundle, through the first check). It prints
 a table with one row per environment and exits with status 1 if any check of any row fails.
@@ -22,15 +22,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from learner_environment import parse_requirements  # noqa: E402
+from signs.constants import PROJECT_DIR
 
-ENVIRONMENTS_DIR = REPO / ".compat"
-PINNED_REQUIREMENTS = REPO / "requirements.txt"
+ENVIRONMENTS_DIR = PROJECT_DIR / ".compat"
+PINNED_REQUIREMENTS = PROJECT_DIR / "requirements.txt"
 # What the checks themselves need besides the learner's packages (versions from requirements.txt).
 TOOLS = ("nbformat", "nbclient", "ipykernel", "pytest")
 SETUP_CELL_TEST = "tests/test_setup_cell.py"
@@ -39,6 +36,8 @@ SPEC_FILE = "compat-spec.txt"
 
 @dataclass(frozen=True)
 class Row:
+    """One environment of the matrix: its name and the package requirements it installs."""
+
     name: str
     requirements: tuple  # pip requirement strings
 
@@ -116,19 +115,19 @@ def run_row(row, log_dir):
         result["seconds"] = time.monotonic() - started
         return result
     result["install_seconds"] = time.monotonic() - started
-    checks = subprocess.run([str(python), str(REPO / "tools" / "compat_checks.py")], capture_output=True, text=True,
-                            cwd=REPO)
+    checks = subprocess.run([str(python), "-m", "tools.compat_checks"], capture_output=True, text=True,
+                            cwd=PROJECT_DIR)
     setup = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", SETUP_CELL_TEST],
-                           capture_output=True, text=True, cwd=REPO)
+                           capture_output=True, text=True, cwd=PROJECT_DIR)
     log.write_text(checks.stdout + checks.stderr + setup.stdout + setup.stderr)
     measured = last_json_line(checks.stdout)
     if measured is None:
-        result["checks"]["compat_checks.py"] = f"crashed (exit {checks.returncode}); see {log.relative_to(REPO)}"
+        result["checks"]["compat_checks.py"] = f"crashed (exit {checks.returncode}); see {log.relative_to(PROJECT_DIR)}"
     else:
         result.update({key: measured[key] for key in ("versions", "tolerance_used")})
         result["checks"].update(measured["checks"])
     summary = setup.stdout.strip().splitlines()[-1] if setup.stdout.strip() else f"exit {setup.returncode}"
-    result["checks"]["setup cell"] = "ok" if setup.returncode == 0 else f"{summary}; see {log.relative_to(REPO)}"
+    result["checks"]["setup cell"] = "ok" if setup.returncode == 0 else f"{summary}; see {log.relative_to(PROJECT_DIR)}"
     result["seconds"] = time.monotonic() - started
     return result
 

@@ -1,6 +1,7 @@
-"""The learner-side checks of one environment of the version matrix (`tools/compat.py` runs this in each one).
+"""The learner-side checks of one environment of the version matrix (`tools.compat` runs this in each one).
 
-Run with the Python of the environment under test, from anywhere; prints one JSON object on its last line:
+Run as `python -m tools.compat_checks` from the repository root, with the Python of the environment under test;
+prints one JSON object on its last line:
 
 - `versions`: the installed TensorFlow, Keras and NumPy;
 - `checks`: {check name: "ok" or what went wrong} for: the reference solution passes the three public checks; every
@@ -14,23 +15,24 @@ import contextlib
 import io
 import json
 import os
-import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
+# Before TensorFlow is imported: it reads its log level once.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import learner_mistakes  # noqa: E402
 import public_tests  # noqa: E402
-import resnets_utils  # noqa: E402
+import signs.constants  # noqa: E402
+import signs.data  # noqa: E402
+import signs.evaluation  # noqa: E402
+import signs.training  # noqa: E402
+from instructor import learner_mistakes  # noqa: E402
 from instructor.reference import load_reference  # noqa: E402
 
 TINY_PHOTOS = 16
@@ -73,10 +75,11 @@ def catalogue_caught_with_hints():
 
 
 def data_loads():
-    X_train, Y_train, X_test, Y_test, classes = resnets_utils.load_dataset()
-    if X_train.shape[1:] != resnets_utils.SIGNS_IMAGE_SHAPE or X_train.dtype != np.uint8:
+    X_train, Y_train, X_test, Y_test, classes = signs.data.load_dataset()
+    if X_train.shape[1:] != signs.constants.IMAGE_SHAPE or X_train.dtype != np.uint8:
         raise AssertionError(f"training photos {X_train.shape} {X_train.dtype}")
-    if Y_train.shape != (1, len(X_train)) or Y_test.shape != (1, len(X_test)) or len(classes) != 6:
+    if (Y_train.shape != (1, len(X_train)) or Y_test.shape != (1, len(X_test))
+            or len(classes) != signs.constants.CLASS_COUNT):
         raise AssertionError(f"labels {Y_train.shape}, {Y_test.shape}, classes {classes}")
     return X_train, Y_train, X_test, Y_test
 
@@ -84,24 +87,22 @@ def data_loads():
 def train_save_reload(reference, data):
     """One step of the notebook's recipe on a few photos, then a save and a reload that must predict the same."""
     X_train, Y_train, X_test, Y_test = data
-    X = resnets_utils.scale_images(X_train[:TINY_PHOTOS])
-    Y = resnets_utils.convert_to_one_hot(Y_train[:, :TINY_PHOTOS], 6).T
-    X_val = resnets_utils.scale_images(X_test[:TINY_PHOTOS])
-    Y_val = resnets_utils.convert_to_one_hot(Y_test[:, :TINY_PHOTOS], 6).T
+    X, Y = signs.data.prepare_examples(X_train, Y_train, TINY_PHOTOS)
+    X_val, Y_val = signs.data.prepare_examples(X_test, Y_test, TINY_PHOTOS)
     keras.utils.set_random_seed(0)
-    model = reference.ResNet50(input_shape=(64, 64, 3), classes=6)
-    history = resnets_utils.train_with_recipe(model, X, Y, X_val, Y_val, epochs=1, verbose=0, run_eagerly=True)
+    model = reference.ResNet50(input_shape=signs.constants.IMAGE_SHAPE, classes=signs.constants.CLASS_COUNT)
+    history = signs.training.train_with_recipe(model, X, Y, X_val, Y_val, epochs=1, verbose=0, run_eagerly=True)
     if not np.isfinite(history.history["loss"][0]):
         raise AssertionError(f"training loss {history.history['loss']}")
     with tempfile.TemporaryDirectory() as folder:
-        path = resnets_utils.save_trained_model(model, Path(folder) / "tiny.keras")
+        path = signs.training.save_trained_model(model, Path(folder) / "tiny.keras")
         reloaded = keras.models.load_model(path)
     if not all(np.array_equal(saved, loaded) for saved, loaded in zip(model.get_weights(), reloaded.get_weights())):
         raise AssertionError("the reloaded model's weights differ from the trained model's")
     # The trained model predicts eagerly (run_eagerly above), the reloaded one through a compiled graph: the same
     # weights may then round differently in the last bits.
-    if not np.allclose(resnets_utils.predict_probabilities(reloaded, X_val),
-                       resnets_utils.predict_probabilities(model, X_val), rtol=0, atol=1e-6):
+    if not np.allclose(signs.evaluation.predict_probabilities(reloaded, X_val),
+                       signs.evaluation.predict_probabilities(model, X_val), rtol=0, atol=1e-6):
         raise AssertionError("the reloaded model predicts differently")
 
 

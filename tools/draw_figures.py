@@ -1,7 +1,7 @@
 """Draw the project's diagrams into `images/`.
 
 Usage:
-    python tools/draw_figures.py [--out DIR]
+    python -m tools.draw_figures [--out DIR]
 
 Writes four PNG files (default folder: `images/` beside this script's parent):
     plain_vs_residual.png    a plain two-layer block next to the same block with a skip connection
@@ -18,6 +18,7 @@ and y from 0 to the height, so box sizes and font sizes can be reasoned about to
 """
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,12 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, FancyBboxPatch, Patch, Rectangle  # noqa: E402
 
-DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "images"
+from checking import RESNET50_STAGES  # noqa: E402
+from signs.constants import PROJECT_DIR  # noqa: E402
+
+DEFAULT_OUT_DIR = PROJECT_DIR / "images"
+# Height and width of the stem's output for a 64x64x3 input, where stage 2 starts.
+STEM_OUTPUT_SIDE = 15
 DPI = 110
 
 # One fill colour per layer kind, shared by every figure and named in each legend.
@@ -434,12 +440,11 @@ def draw_resnet50_stages(path):
 
     # Row 2: stages 2 to 5; the stem's output comes down into stage 2.
     stage_y = 3.4
-    stage_specs = [
-        ("Stage 2", (64, 64, 256), 1, 2, "(15, 15, 256)"),
-        ("Stage 3", (128, 128, 512), 2, 3, "(8, 8, 512)"),
-        ("Stage 4", (256, 256, 1024), 2, 5, "(4, 4, 1024)"),
-        ("Stage 5", (512, 512, 2048), 2, 2, "(2, 2, 2048)"),
-    ]
+    stage_specs, side = [], STEM_OUTPUT_SIDE
+    for name, filters, stride, blocks in RESNET50_STAGES:
+        side = math.ceil(side / stride)
+        # One convolutional block, then identity blocks.
+        stage_specs.append((name.capitalize(), tuple(filters), stride, blocks - 1, f"({side}, {side}, {filters[2]})"))
     last_stem = stem_boxes[-1]
     elbow_y = stem_y - 0.95
     previous_exit = None

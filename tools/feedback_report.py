@@ -1,21 +1,17 @@
 """Show how the public checks react to the catalogue of learner mistakes (`make feedback-report`).
 
-For every mistake in tests/learner_mistakes.py this prints one row as soon as it is measured: the mistake, the public
-check that caught it, whether the first line of the message names the mistake, and that line (shortened). The totals
-follow: the share of mistakes caught and the share whose message names the mistake. The exit status is 1 when a
-mistake is not caught or fewer than 80% are named, so the report can also guard a build.
+For every mistake in instructor/learner_mistakes.py this prints one row as soon as it is measured: the mistake, the
+public check that caught it, whether the first line of the message names the mistake, and that line (shortened). The
+totals follow: the share of mistakes caught and the share whose message names the mistake. The exit status is 1 when
+a mistake is not caught or fewer than 80% are named, so the report can also guard a build.
 """
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up notices out of the table
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-import learner_mistakes  # noqa: E402
+from instructor import learner_mistakes  # noqa: E402 - after the log level, which TensorFlow reads when imported
 
 MINIMUM_HINT_RATE = 0.8
 MESSAGE_WIDTH = 100

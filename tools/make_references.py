@@ -5,19 +5,13 @@ For each graded function this writes `<function>.npz` (inputs and expected outpu
 defined in public_tests.py; this script only runs the reference solution on them.
 """
 import json
-import sys
-from pathlib import Path
 
+import keras
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import keras  # noqa: E402
-
-import public_tests  # noqa: E402
-from instructor.reference import load_reference  # noqa: E402
-from test_utils import summary  # noqa: E402
+import public_tests
+from instructor.reference import load_reference
+from test_utils import summary
 
 
 def block_references(function, cases):

@@ -2,22 +2,16 @@
 
 For every photo: the background colour (median of the outermost 3-pixel border) and its red/blue ratio, the
 brightness, the hand's area (pixels much redder than the background) and extent (their bounding box: its side as a
-share of the photo's side and its centre), the sharpness (mean absolute Laplacian) and the corner-to-centre brightness ratio
-(vignetting). Prints the median and 5th-95th percentiles over the training photos, and the same over their
-camera-shifted copies, so the shift can be judged against the spread the training photos already have.
+share of the photo's side and its centre), the sharpness (mean absolute Laplacian) and the corner-to-centre
+brightness ratio (vignetting). Prints the median and 5th-95th percentiles over the training photos, and the same
+over their camera-shifted copies, so the shift can be judged against the spread the training photos already have.
 
-Usage: .venv/bin/python tools/photo_statistics.py
+Usage: .venv/bin/python -m tools.photo_statistics
 """
-import sys
-from pathlib import Path
-
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import camera_shift  # noqa: E402
-import resnets_utils  # noqa: E402
+import signs.data
+from signs.camera_shift import camera_shift
 
 BORDER = 3
 # A pixel belongs to the hand when its red/blue ratio is this many times the background's: skin is red-dominant,
@@ -82,11 +76,11 @@ def format_table(columns):
 
 
 def main():
-    X_train_orig, _, _, _, _ = resnets_utils.load_dataset()
-    X_train = resnets_utils.scale_images(X_train_orig)
+    X_train_orig, _, _, _, _ = signs.data.load_dataset()
+    X_train = signs.data.scale_images(X_train_orig)
     print(f"{len(X_train)} SIGNS training photos: median [5th, 95th percentile]")
     print(format_table({"SIGNS training photos": photo_statistics(X_train),
-                        "camera_shift of them": photo_statistics(camera_shift.camera_shift(X_train))}))
+                        "camera_shift of them": photo_statistics(camera_shift(X_train))}))
 
 
 if __name__ == "__main__":

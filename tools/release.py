@@ -12,10 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-COURSE = REPO / "instructor"
+from signs.constants import PROJECT_DIR
+
+COURSE = PROJECT_DIR / "instructor"
 ASSIGNMENT = "ResNet50"
-STUDENT_NOTEBOOK = REPO / "ResNet50.ipynb"
+STUDENT_NOTEBOOK = PROJECT_DIR / "ResNet50.ipynb"
 
 
 def nbgrader_command(*arguments):
@@ -29,7 +30,7 @@ def prepare_course(course):
     """Copy the config and the source notebook into the empty folder `course` and run generate_assignment there.
 
     Returns:
-    path -- the student notebook, `course/release/ResNet50/ResNet50.ipynb`; `course/gradebook.db` then knows the
+        path: the student notebook, `course/release/ResNet50/ResNet50.ipynb`; `course/gradebook.db` then knows the
             assignment, its grade cells and the checksums of its locked cells, as autograding needs
     """
     shutil.copy(COURSE / "nbgrader_config.py", course)
@@ -48,7 +49,7 @@ def generate_student_notebook():
 
 def main():
     STUDENT_NOTEBOOK.write_text(generate_student_notebook())
-    print(f"wrote {STUDENT_NOTEBOOK.relative_to(REPO)}")
+    print(f"wrote {STUDENT_NOTEBOOK.relative_to(PROJECT_DIR)}")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-REPO = Path(__file__).resolve().parent.parent
-SOURCE_NOTEBOOK = REPO / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb"
-EXECUTED_NOTEBOOK = REPO / "outputs" / "ResNet50.executed.ipynb"
+from signs.constants import OUTPUTS_DIR, PROJECT_DIR
+
+SOURCE_NOTEBOOK = PROJECT_DIR / "instructor" / "source" / "ResNet50" / "ResNet50.ipynb"
+EXECUTED_NOTEBOOK = OUTPUTS_DIR / "ResNet50.executed.ipynb"
 
 
 def first_line(cell):
@@ -27,7 +28,7 @@ def first_line(cell):
 
 def link_images_from(notebook, folder):
     """Rewrite markdown links to `images/...` so they resolve from `folder`, where the executed copy is saved."""
-    prefix = os.path.relpath(REPO / "images", folder).replace(os.sep, "/")
+    prefix = os.path.relpath(PROJECT_DIR / "images", folder).replace(os.sep, "/")
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace("](images/", f"]({prefix}/").replace('src="images/', f'src="{prefix}/')
@@ -47,9 +48,9 @@ def execute(notebook_path, output_path, cell_timeout):
             print(f"[{done:2d}/{code_cells}] {time.monotonic() - started:6.0f} s  {first_line(cell)}", flush=True)
 
     # The kernel must import the project's modules and the instructor's hidden tests from the repository root.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))
     client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(REPO)}}, on_cell_executed=report)
+                            resources={"metadata": {"path": str(PROJECT_DIR)}}, on_cell_executed=report)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         client.execute()

@@ -2,37 +2,37 @@
 
 By default this trains the reference ResNet50 (the solution in the instructor notebook) on every training photo
 with `MODEL_RECIPE` for `MODEL_EPOCHS` epochs, reports the held-out test accuracy and the accuracy on the
-camera-shifted test photos (`camera_shift.camera_shift`) and the robustness table, and saves the model to
+camera-shifted test photos (`signs.camera_shift.camera_shift`) and the robustness table, and saves the model to
 `outputs/resnet50_signs.keras`, which the notebook's own-photo section loads when it exists.
 
 With `--validate` it trains on the training photos minus a participant-disjoint validation split
-(`resnets_utils.validation_split`) and reports, after every epoch, the accuracy on that split and on its
+(`signs.data.validation_split`) and reports, after every epoch, the accuracy on that split and on its
 camera-shifted copy; the test set is not touched and nothing is saved. This is how the recipe and the number of
 epochs were chosen.
 
-Usage: .venv/bin/python tools/train_model.py [--validate] [--epochs N] [--train-examples N] [--seed S]
+Usage: .venv/bin/python -m tools.train_model [--validate] [--epochs N] [--train-examples N] [--seed S]
        [--camera-augmentation on|off] [--augment-probability P] [--precision auto|float32|mixed_bfloat16|...]
        [--output PATH] [--report JSON] [--run-eagerly]
 """
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import resnets_utils  # noqa: E402
-from camera_shift import camera_shift  # noqa: E402
-from instructor.reference import load_reference  # noqa: E402
+import signs.constants
+import signs.data
+import signs.evaluation
+import signs.precision
+import signs.training
+from instructor.reference import load_reference
+from signs.camera_shift import camera_shift
 
 # Chosen on the validation split's camera-shifted copy (BENCHMARKS.md, "Camera shift").
-MODEL_RECIPE = resnets_utils.TrainingRecipe(camera_augmentation=True, augment_probability=0.8)
+MODEL_RECIPE = signs.training.TrainingRecipe(camera_augmentation=True, augment_probability=0.8)
 MODEL_EPOCHS = 12
 
 
@@ -44,7 +44,7 @@ class ShiftedAccuracy(keras.callbacks.Callback):
         self.name, self.X, self.labels = name, X, labels
 
     def on_epoch_end(self, epoch, logs=None):
-        predicted = resnets_utils.predict_probabilities(self.model, self.X).argmax(axis=1)
+        predicted = signs.evaluation.predict_probabilities(self.model, self.X).argmax(axis=1)
         accuracy = float(np.mean(predicted == self.labels))
         if logs is not None:
             logs[f"{self.name}_accuracy"] = accuracy
@@ -52,7 +52,7 @@ class ShiftedAccuracy(keras.callbacks.Callback):
 
 
 def accuracy(model, X, labels):
-    return float(np.mean(resnets_utils.predict_probabilities(model, X).argmax(axis=1) == labels))
+    return float(np.mean(signs.evaluation.predict_probabilities(model, X).argmax(axis=1) == labels))
 
 
 def parse_arguments(argv=None):
@@ -66,8 +66,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--camera-augmentation", choices=["on", "off"], default=None,
                         help=f"default: {'on' if MODEL_RECIPE.camera_augmentation else 'off'}")
     parser.add_argument("--augment-probability", type=float, default=MODEL_RECIPE.augment_probability)
-    parser.add_argument("--precision", choices=resnets_utils.PRECISIONS, default=MODEL_RECIPE.precision)
-    parser.add_argument("--output", type=Path, default=resnets_utils.MODEL_PATH,
+    parser.add_argument("--precision", choices=signs.precision.PRECISIONS, default=MODEL_RECIPE.precision)
+    parser.add_argument("--output", type=Path, default=signs.constants.MODEL_PATH,
                         help="where to save the model (not with --validate)")
     parser.add_argument("--report", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("--run-eagerly", action="store_true",
@@ -81,10 +81,10 @@ def main(argv=None):
         else arguments.camera_augmentation == "on"
     recipe = dataclasses.replace(MODEL_RECIPE, camera_augmentation=camera,
                                  augment_probability=arguments.augment_probability, precision=arguments.precision)
-    X_train_orig, Y_train_orig, X_test_orig, Y_test_orig, _ = resnets_utils.load_dataset()
+    X_train_orig, Y_train_orig, X_test_orig, Y_test_orig, _ = signs.data.load_dataset()
     labels_train = Y_train_orig.reshape(-1)
     if arguments.validate:
-        fit_rows, evaluation_rows = resnets_utils.validation_split()
+        fit_rows, evaluation_rows = signs.data.validation_split()
         X_fit, y_fit = X_train_orig[fit_rows], labels_train[fit_rows]
         X_eval, y_eval = X_train_orig[evaluation_rows], labels_train[evaluation_rows]
         evaluated = "validation"
@@ -92,18 +92,19 @@ def main(argv=None):
         X_fit, y_fit, X_eval, y_eval = X_train_orig, labels_train, X_test_orig, Y_test_orig.reshape(-1)
         evaluated = "held-out test"
     count = arguments.train_examples
-    X_fit, y_fit = resnets_utils.scale_images(X_fit[:count]), y_fit[:count]
-    X_eval, y_eval = resnets_utils.scale_images(X_eval[:count]), y_eval[:count]
+    X_fit, y_fit = signs.data.scale_images(X_fit[:count]), y_fit[:count]
+    X_eval, y_eval = signs.data.scale_images(X_eval[:count]), y_eval[:count]
     X_eval_shifted = camera_shift(X_eval)
-    precision = resnets_utils.choose_precision(recipe.precision)
+    precision = signs.precision.choose_precision(recipe.precision)
     print(f"Training the reference ResNet50 for {arguments.epochs} epochs on {len(X_fit)} photos in {precision}, "
           f"evaluating on {len(X_eval)} {evaluated} photos; recipe {dataclasses.asdict(recipe)}", flush=True)
 
     keras.utils.set_random_seed(arguments.seed)
-    model = load_reference().ResNet50(input_shape=(64, 64, 3), classes=6)
+    model = load_reference().ResNet50(input_shape=signs.constants.IMAGE_SHAPE, classes=signs.constants.CLASS_COUNT)
     started = time.perf_counter()
-    history = resnets_utils.train_with_recipe(
-        model, X_fit, keras.utils.to_categorical(y_fit, 6), X_eval, keras.utils.to_categorical(y_eval, 6),
+    history = signs.training.train_with_recipe(
+        model, X_fit, keras.utils.to_categorical(y_fit, signs.constants.CLASS_COUNT), X_eval,
+        keras.utils.to_categorical(y_eval, signs.constants.CLASS_COUNT),
         arguments.epochs, recipe=recipe, seed=arguments.seed, run_eagerly=arguments.run_eagerly,
         callbacks=[ShiftedAccuracy(f"camera-shifted {evaluated}", X_eval_shifted, y_eval)])
     seconds = time.perf_counter() - started
@@ -122,16 +123,16 @@ def main(argv=None):
         # The float32 model itself, as learners load it.
         "accuracy": accuracy(model, X_eval, y_eval),
         "camera_shift_accuracy": accuracy(model, X_eval_shifted, y_eval),
-        "robustness_accuracy": resnets_utils.evaluate_robustness(model, X_eval, y_eval),
+        "robustness_accuracy": signs.evaluation.evaluate_robustness(model, X_eval, y_eval),
     }
     print(f"\n{evaluated} accuracy {figures['accuracy']:.1%}, camera-shifted {figures['camera_shift_accuracy']:.1%} "
           f"({seconds:.0f} s of training with evaluation)")
-    print(resnets_utils.format_robustness(figures["robustness_accuracy"]))
+    print(signs.evaluation.format_robustness(figures["robustness_accuracy"]))
     if arguments.report:
         arguments.report.parent.mkdir(parents=True, exist_ok=True)
         arguments.report.write_text(json.dumps(figures, indent=1) + "\n")
     if not arguments.validate:
-        print("saved to", resnets_utils.save_trained_model(model, arguments.output))
+        print("saved to", signs.training.save_trained_model(model, arguments.output))
     return figures
 
 

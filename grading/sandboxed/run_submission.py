@@ -28,8 +28,10 @@ CELL_FILE = "<{} cell>"  # the file name learner code is compiled under, so trac
 
 
 class StepTimeout(BaseException):
-    """Raised in the learner's code when a cell or a case runs past its time; BaseException so `except Exception`
-    in learner code does not swallow it."""
+    """Raised in the learner's code when a cell or a case runs past its time.
+
+    A BaseException, so that `except Exception` in learner code does not swallow it.
+    """
 
 
 class CappedText(io.TextIOBase):
@@ -39,6 +41,7 @@ class CappedText(io.TextIOBase):
         self.limit, self.parts, self.kept, self.dropped = limit, [], 0, 0
 
     def write(self, text):
+        """Keeps `text` up to the limit and counts what is dropped."""
         text = str(text)
         room = max(0, self.limit - self.kept)
         self.parts.append(text[:room])
@@ -47,6 +50,7 @@ class CappedText(io.TextIOBase):
         return len(text)
 
     def text(self):
+        """What was kept, with a note of how much was dropped."""
         return "".join(self.parts) + (f"\n... {self.dropped} more characters cut ...\n" if self.dropped else "")
 
 
@@ -113,6 +117,7 @@ def _build(function, case, keras):
 
 
 def main():
+    """Reads the job from stdin, runs it and reports each event on the result pipe."""
     job = json.loads(sys.stdin.read())
     results = os.fdopen(job["result_fd"], "w", buffering=1)
     sources = job["solutions"]

@@ -15,48 +15,11 @@ also has a linear conv stem before them and a pooling + softmax head after them.
 import time
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from resnets_utils import load_dataset
-
-SIGNS_IMAGE_SIZE = 64
-SIGNS_CLASSES = 6
-
-
-def signs_batch(count=None, image_size=16, split="train", seed=0):
-    """Draw a random batch of SIGNS images, downscaled and scaled to [0, 1].
-
-    Args:
-        count: number of images, at most the size of the split; None takes the whole split, shuffled.
-        image_size: side of the returned images; must divide 64 (64, 32, 16, 8, ...).
-        split: "train" or "test".
-        seed: chooses which images are drawn.
-
-    Returns:
-        (images, labels): float32 array (count, image_size, image_size, 3) and int array (count,) of digits 0-5.
-    """
-    if SIGNS_IMAGE_SIZE % image_size:
-        raise ValueError(f"image_size must divide {SIGNS_IMAGE_SIZE} (for example 32 or 16), got {image_size}.")
-    if split not in ("train", "test"):
-        raise ValueError(f'split must be "train" or "test", got {split!r}.')
-    x_train, y_train, x_test, y_test, _ = load_dataset()
-    images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
-    labels = np.ravel(labels).astype(np.int64)
-    count = len(images) if count is None else count
-    if count > len(images):
-        raise ValueError(f"The {split} split has {len(images)} images; asked for {count}.")
-    chosen = np.random.default_rng(seed).choice(len(images), size=count, replace=False)
-    return downscale(images[chosen], image_size), labels[chosen]
-
-
-def downscale(images, image_size):
-    """Average non-overlapping pixel blocks: (n, H, W, 3) uint8 in [0, 255] -> (n, size, size, 3) float32 in [0, 1]."""
-    count, height, width, channels = images.shape
-    factor = height // image_size
-    blocks = images.reshape(count, image_size, factor, width // factor, factor, channels)
-    return (blocks.mean(axis=(2, 4)) / 255.0).astype(np.float32)
+from signs.constants import CLASS_COUNT
+from signs.data import signs_batch
 
 
 def stem(inputs, width, seed):
@@ -88,7 +51,7 @@ def model_name(kind, depth, residual):
     return f"{'residual' if residual else 'plain'}_{kind}_{depth}"
 
 
-def sigmoid_stack(depth, residual, image_size=16, width=16, classes=SIGNS_CLASSES, seed=0):
+def sigmoid_stack(depth, residual, image_size=16, width=16, classes=CLASS_COUNT, seed=0):
     """A stack of `depth` 3x3 conv + sigmoid layers, without normalisation, on (image_size, image_size, 3) inputs.
 
     With `residual=True` every layer becomes x + sigmoid(conv(x)): the same layers, plus a skip connection.
@@ -112,6 +75,9 @@ def conv_batchnorm(x, index, width, seed, gamma_initializer="ones"):
 
     Args:
         x: tensor (batch, h, w, channels).
+        index: int, the layer's number in its stack.
+        width: int, filters of the conv.
+        seed: int; the kernel's initializer gets `seed + index`.
         gamma_initializer: "zeros" makes the BatchNorm output start at exactly 0.
 
     Returns:
@@ -126,6 +92,10 @@ def residual_pair(x, index, width, seed, zero_gamma=False):
     """Two conv-BatchNorm layers with a skip connection: ReLU(x + BN(conv(ReLU(BN(conv(x)))))).
 
     Args:
+        x: tensor (batch, h, w, width).
+        index: int, the number of the pair's first layer.
+        width: int, filters of both convs.
+        seed: int, seed of the kernels (see `conv_batchnorm`).
         zero_gamma: start the second BatchNorm's scale gamma at 0. The branch then adds exactly 0 at first, so
             the pair starts as the identity (followed by a ReLU that changes nothing once x >= 0).
 
@@ -137,7 +107,7 @@ def residual_pair(x, index, width, seed, zero_gamma=False):
     return keras.layers.ReLU()(keras.layers.Add()([x, branch]))
 
 
-def batchnorm_stack(depth, residual, image_size=16, width=16, classes=SIGNS_CLASSES, seed=0, zero_gamma=False):
+def batchnorm_stack(depth, residual, image_size=16, width=16, classes=CLASS_COUNT, seed=0, zero_gamma=False):
     """A stack of `depth` 3x3 conv-BatchNorm-ReLU layers on (image_size, image_size, 3) inputs.
 
     With `residual=True` the same layers are grouped in pairs with a skip connection around each pair
@@ -175,7 +145,9 @@ def layer_gradient_rms(model, images, labels):
     training step, nudge their moving averages once).
 
     Args:
-        images: float32 (batch, h, w, 3); labels: int (batch,).
+        model: a stack from `sigmoid_stack` or `batchnorm_stack`.
+        images: float32 (batch, h, w, 3).
+        labels: int (batch,).
 
     Returns:
         float64 array (depth,), index 0 = the layer closest to the input.
@@ -253,34 +225,6 @@ def vanishing_gradient_experiment(depth=12, steps=30, learning_rate=0.05, image_
     return results
 
 
-def plot_gradient_profiles(results):
-    """Plot experiment A: gradient RMS per layer (log scale) and how far each layer moved during the steps.
-
-    Returns:
-        the matplotlib Figure (two panels).
-    """
-    figure, (gradient_axes, change_axes) = plt.subplots(1, 2, figsize=(11, 4))
-    layers = np.arange(1, results["depth"] + 1)
-    names = {"plain": ("tab:red", "plain"), "residual": ("tab:blue", "with skip connections")}
-    for kind, (colour, name) in names.items():
-        gradient_axes.plot(layers, results[kind]["initial"], "o--", color=colour, label=f"{name}, at initialisation")
-        gradient_axes.plot(layers, results[kind]["trained"], "s-", color=colour,
-                           label=f"{name}, after {results['steps']} steps")
-        change_axes.plot(layers, results[kind]["change"], "s-", color=colour, label=name)
-    gradient_axes.set_ylabel("gradient RMS of the layer's kernel")
-    gradient_axes.set_title("Gradient reaching each layer")
-    change_axes.set_ylabel("relative change of the kernel")
-    change_axes.set_title(f"How far each layer moved in {results['steps']} steps")
-    for axes in (gradient_axes, change_axes):
-        axes.set_yscale("log")
-        axes.set_xlabel("layer (1 = closest to the input)")
-        axes.set_xticks(layers)
-        axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
-
-
 class EpochProgress(keras.callbacks.Callback):
     """Prints 'epoch k/n' on one line as training goes, so a long run shows it is alive."""
 
@@ -289,6 +233,7 @@ class EpochProgress(keras.callbacks.Callback):
         self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs=None):
+        """Prints the number of the epoch just done."""
         print(f" {epoch + 1}/{self.epochs}", end="", flush=True)
 
 
@@ -343,29 +288,3 @@ def degradation_experiment(shallow_depth=8, deep_depth=32, epochs=4, image_size=
             print(f": loss {run['loss'][-1]:.3f}, accuracy {run['accuracy'][-1]:.3f} ({run['seconds']:.0f} s)")
         results[name] = run
     return results
-
-
-def plot_training_curves(results):
-    """Plot experiment B: training loss and accuracy per epoch, one line per network.
-
-    Returns:
-        the matplotlib Figure (two panels).
-    """
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
-    colours = {"shallow plain": "tab:green", "deep plain": "tab:red", "deep residual": "tab:blue"}
-    epochs = np.arange(1, len(results["deep plain"]["loss"]) + 1)
-    for name, run in results.items():
-        label = f"{name} ({run['depth']} layers)"
-        loss_axes.plot(epochs, run["loss"], "o-", color=colours[name], label=label)
-        accuracy_axes.plot(epochs, run["accuracy"], "o-", color=colours[name], label=label)
-    loss_axes.set_ylabel("training loss (mean over the epoch)")
-    loss_axes.set_title("Training loss, same budget for all")
-    accuracy_axes.set_ylabel("training accuracy (mean over the epoch)")
-    accuracy_axes.set_title("Training accuracy, same budget for all")
-    for axes in (loss_axes, accuracy_axes):
-        axes.set_xlabel("epoch")
-        axes.set_xticks(epochs)
-        axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    return figure

@@ -18,11 +18,13 @@ upstream commit:
 
 Command line (what `make data` runs):
 
-    python signs_data.py                  # build datasets/*.h5 unless present
-    python signs_data.py --force          # rebuild even if present
-    SIGNS_ARCHIVE=path/to.zip python signs_data.py   # use a local zip
-    python signs_data.py --write-manifest --archive path/to.zip
+    python -m signs.build                 # build datasets/*.h5 unless present
+    python -m signs.build --force         # rebuild even if present
+    SIGNS_ARCHIVE=path/to.zip python -m signs.build   # use a local zip
+    python -m signs.build --write-manifest --archive path/to.zip
                                           # maintainers: record a new commit
+
+The files' schema, and reading them, are in `signs.h5_files`.
 """
 
 import argparse
@@ -38,34 +40,31 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import keras
 import numpy as np
-from PIL import Image
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
-PROJECT_DIR = Path(__file__).resolve().parent
-DATASETS_DIR = PROJECT_DIR / "datasets"
-MANIFEST_PATH = DATASETS_DIR / "signs_manifest.json"
-TRAIN_FILE_NAME = "train_signs.h5"
-TEST_FILE_NAME = "test_signs.h5"
-
-DATASET_NAME = "Sign Language Digits Dataset"
-DATASET_AUTHORS = "Arda Mavi, Zeynep Dikle"
-DATASET_LICENSE = "Apache-2.0"
-DATASET_CITATION = (
-    "Mavi, A. (2020). A New Dataset and Proposed Convolutional Neural "
-    "Network Architecture for Classification of American Sign Language "
-    "Digits. arXiv:2011.08927"
+from signs.constants import (
+    CLASS_LABELS,
+    DATASET_LICENSE,
+    DATASET_NAME,
+    DATASETS_DIR,
+    IMAGE_SIZE,
+    MANIFEST_PATH,
+    PROJECT_DIR,
+    TEST_FILE_NAME,
+    TRAIN_FILE_NAME,
+    UPSTREAM_COMMIT,
+    UPSTREAM_URL,
+    display_path,
+    missing_signs_files,
 )
-UPSTREAM_URL = "https://github.com/ardamavi/Sign-Language-Digits-Dataset"
-UPSTREAM_COMMIT = "4b09433ef9d5c60602e8805bb54b8aa2428527f8"
+from signs.h5_files import SignsDataError, write_split_file
+
 ARCHIVE_URL = f"{UPSTREAM_URL}/archive/{UPSTREAM_COMMIT}.zip"
 ARCHIVE_CACHE_NAME = f"Sign-Language-Digits-Dataset-{UPSTREAM_COMMIT[:12]}.zip"
 ARCHIVE_ENV_VAR = "SIGNS_ARCHIVE"
 
-SIGN_CLASSES = (0, 1, 2, 3, 4, 5)
-IMAGE_SIZE = 64
 TEST_PHOTOS_PER_CLASS = 20
 # Photos per class of the validation split carved out of the training file.
 VALIDATION_PHOTOS_PER_CLASS = 30
@@ -73,7 +72,7 @@ VALIDATION_PHOTOS_PER_CLASS = 30
 SPLIT_SALT = "signs-split-v1"
 
 BUILD_HINT = (
-    "Build the files with `make data` (or `.venv/bin/python signs_data.py`). "
+    "Build the files with `make data` (or `.venv/bin/python -m signs.build`). "
     f"Without internet, point {ARCHIVE_ENV_VAR} at a local copy of the "
     f"upstream zip, e.g. `{ARCHIVE_ENV_VAR}=/path/to/"
     "Sign-Language-Digits-Dataset-master.zip make data`."
@@ -83,22 +82,12 @@ _DATASET_DIR_NAME = "Dataset"
 _PHOTO_NAME = re.compile(r"Dataset/(\d)/IMG_(\d+)\.JPG")
 
 
-def display_path(path):
-    """`path` as a notebook shows it: relative to the project folder when inside it, so that no output carries the
-    machine's folders."""
-    path = Path(path).resolve()
-    return path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else path
-
-
 def progress_verbosity():
-    """`keras.utils.Progbar` verbosity: a bar redrawn in place in a terminal, else one line when done, because a
-    saved notebook or a log file would keep every redrawn state."""
+    """`keras.utils.Progbar` verbosity: a bar redrawn in place in a terminal, else one line when done.
+
+    A saved notebook or a log file would keep every redrawn state of a bar.
+    """
     return 1 if sys.stdout.isatty() else 2
-
-
-class SignsDataError(Exception):
-    """The SIGNS files cannot be built or read; the message says why and
-    what to do."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +251,7 @@ def sha256_hex(data):
 
 
 def list_digest(file_hashes):
-    """One sha256 for a whole list of photos.
+    r"""One sha256 for a whole list of photos.
 
     Args:
         file_hashes: dict mapping photo paths to their sha256 hex strings.
@@ -296,7 +285,7 @@ def make_manifest(dataset_files):
     used = {
         p.path: sha256_hex(dataset_files[p.path])
         for p in photos
-        if p.digit in SIGN_CLASSES
+        if p.digit in CLASS_LABELS
     }
     return {
         "dataset": DATASET_NAME,
@@ -311,7 +300,7 @@ def make_manifest(dataset_files):
         ),
         "digest": list_digest(used),
         "files": used,
-        "grouping_files": [p.path for p in photos if p.digit not in SIGN_CLASSES],
+        "grouping_files": [p.path for p in photos if p.digit not in CLASS_LABELS],
     }
 
 
@@ -438,8 +427,7 @@ def group_participants(photos):
 
 
 def _stable_rank(text):
-    """A fixed pseudo-random sort key: the same on every machine and
-    version."""
+    """A fixed pseudo-random sort key: the same on every machine and version."""
     return hashlib.sha256(f"{SPLIT_SALT}:{text}".encode("utf-8")).hexdigest()
 
 
@@ -470,7 +458,7 @@ def split_train_test(groups, test_per_class=TEST_PHOTOS_PER_CLASS):
     test_counts = Counter()
     train_photos, test_photos = [], []
     for group in sorted(groups, key=lambda g: _stable_rank(g[0].number)):
-        used = [p for p in group if p.digit in SIGN_CLASSES]
+        used = [p for p in group if p.digit in CLASS_LABELS]
         counts = Counter(p.digit for p in used)
         fits = all(test_counts[c] + n <= test_per_class for c, n in counts.items())
         if used and fits:
@@ -563,47 +551,6 @@ def convert_photos(photos, dataset_files, progbar):
     return x, y
 
 
-def write_split_file(path, split, x, y, photos, manifest_digest):
-    """Writes one SIGNS file.
-
-    Keys: `<split>_set_x` (m, 64, 64, 3) uint8, `<split>_set_y` (m,) int64,
-    `list_classes` (6,) int64 as in the classic files, plus
-    `<split>_set_files` (m,) str naming each row's source photo and the
-    provenance attributes.
-
-    Args:
-        path: where to write.
-        split: `"train"` or `"test"`.
-        x, y: arrays from `convert_photos`.
-        photos: list of `Photo`, one per row.
-        manifest_digest: str, the manifest digest the photos matched.
-    """
-    with h5py.File(path, "w") as h5:
-        h5.create_dataset(f"{split}_set_x", data=x)
-        h5.create_dataset(f"{split}_set_y", data=y)
-        h5.create_dataset("list_classes", data=np.array(SIGN_CLASSES, np.int64))
-        h5.create_dataset(
-            f"{split}_set_files",
-            data=[p.path for p in photos],
-            dtype=h5py.string_dtype(),
-        )
-        h5.attrs.update(
-            {
-                "dataset": DATASET_NAME,
-                "authors": DATASET_AUTHORS,
-                "license": DATASET_LICENSE,
-                "citation": DATASET_CITATION,
-                "upstream_url": UPSTREAM_URL,
-                "upstream_commit": UPSTREAM_COMMIT,
-                "manifest_digest": manifest_digest,
-                "split": split,
-                "image_processing": (
-                    "EXIF-upright, RGB, Pillow LANCZOS resize to 64x64, uint8"
-                ),
-            }
-        )
-
-
 def _temporary_path(final_path):
     """A name beside `final_path` for writing it before the rename."""
     return final_path.with_name(f"{final_path.name}.tmp-{os.getpid()}")
@@ -686,9 +633,8 @@ def ensure_signs(out_dir=DATASETS_DIR):
         SignsDataError: the files are missing and cannot be built.
     """
     out_dir = Path(out_dir)
-    train_path, test_path = out_dir / TRAIN_FILE_NAME, out_dir / TEST_FILE_NAME
-    if train_path.is_file() and test_path.is_file():
-        return train_path, test_path
+    if not missing_signs_files(out_dir):
+        return out_dir / TRAIN_FILE_NAME, out_dir / TEST_FILE_NAME
     print(f"SIGNS files not found in {display_path(out_dir)}; building them.")
     return build_signs(locate_archive(), out_dir)
 
@@ -739,7 +685,7 @@ def main(argv=None):
             return 0
         if args.force or args.archive:
             paths = build_signs(args.archive or locate_archive(), args.out)
-        elif all((args.out / n).is_file() for n in (TRAIN_FILE_NAME, TEST_FILE_NAME)):
+        elif not missing_signs_files(args.out):
             print(
                 f"The SIGNS files are already in {args.out}; nothing to do "
                 "(--force rebuilds them)."

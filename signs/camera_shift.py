@@ -36,8 +36,10 @@ JPEG_QUALITY = (30, 70)
 
 
 def _reframe(photo, scale, tilt, offset):
-    """Shrinks a uint8 photo, tilts it and places it off centre on a frame
-    of the same size whose border repeats the photo's edge pixels."""
+    """Shrinks a uint8 photo, tilts it and places it off centre.
+
+    The frame has the photo's size; its border repeats the photo's edge pixels.
+    """
     size = photo.shape[0]
     small_size = max(1, round(size * scale))
     image = Image.fromarray(photo).rotate(float(tilt), resample=Image.Resampling.BILINEAR)

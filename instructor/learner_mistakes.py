@@ -23,6 +23,8 @@ from instructor.reference import graded_cells, imports_cell, load_reference
 
 @dataclass(frozen=True)
 class Mistake:
+    """One mistake: an edit of a graded cell and the hint its check's message must contain."""
+
     name: str
     function: str  # "identity_block", "convolutional_block" or "ResNet50"
     description: str
@@ -218,7 +220,7 @@ def build(mistake):
     """The broken function described by `mistake`, defined with the notebook's imports in a fresh namespace.
 
     Returns:
-    function -- the mistake's graded function; a ResNet50 finds its blocks in the same namespace, as in the notebook
+        function: the mistake's graded function; a ResNet50 finds its blocks in the same namespace, as in the notebook
     """
     sources = graded_cells()
     for block_mistake in (*(MISTAKES_BY_NAME[name] for name in mistake.blocks), mistake):
@@ -232,6 +234,8 @@ def build(mistake):
 
 @dataclass
 class Outcome:
+    """What the checks made of one mistake, and how the mistake behaves."""
+
     mistake: Mistake
     caught_by: str  # name of the public check that failed, or "" when it passed
     message: str  # that check's message
@@ -239,10 +243,12 @@ class Outcome:
 
     @property
     def hint_matched(self):
+        """Whether the check's message contains the mistake's hint."""
         return bool(self.caught_by) and self.mistake.hint in self.first_line
 
     @property
     def first_line(self):
+        """The first line of the check's message, or "" when it passed."""
         return self.message.splitlines()[0] if self.message else ""
 
 
@@ -286,9 +292,11 @@ class Reference:
         self._predictions = {}
 
     def images(self, shape):
+        """Fixed random images of `shape`, the same for every mistake."""
         return np.random.default_rng(5).uniform(size=(2, *shape)).astype("float32")
 
     def predictions(self, shape):
+        """The reference ResNet50's outputs on `images(shape)`, computed once."""
         if shape not in self._predictions:
             model = self.functions.ResNet50(input_shape=shape, classes=public_tests.RESNET50_CASE.classes)
             self._predictions[shape] = np.asarray(model(self.images(shape), training=False))
@@ -298,7 +306,10 @@ class Reference:
 def _network_difference(function, public_model, reference):
     """How a ResNet50 differs from the reference: its crash, or its predictions with the untrained weights.
 
-    public_model -- the model the public check built for NETWORK_SHAPES[0], or None if it built none
+    Args:
+        function: the mistake's ResNet50.
+        public_model: the model the public check built for NETWORK_SHAPES[0], or None if it built none
+        reference: a `Reference`, with the fixed images and the reference predictions.
     """
     for shape in NETWORK_SHAPES:
         model = public_model if shape == NETWORK_SHAPES[0] else None
@@ -331,12 +342,12 @@ def _recording_models(function):
 def evaluate(mistake, reference):
     """Run the public check of the mistake's function on it, and measure its difference from the reference.
 
-    Arguments:
-    mistake -- a Mistake from MISTAKES
-    reference -- a Reference
+    Args:
+        mistake: a Mistake from MISTAKES
+        reference: a Reference
 
     Returns:
-    outcome -- an Outcome
+        outcome: an Outcome
     """
     function = build(mistake)
     check_name = f"{mistake.function}_test"
@@ -369,8 +380,10 @@ def evaluate_all(reference=None, progress=None):
 def judged_failure(mistake, judge):
     """Why the autograder's judge rejects the mistake on its cases (public and hidden), or None if it accepts it.
 
-    judge -- a grading.judge.Judge over grading.cases.grading_cases(); the models are built here from the mistake's
-             function, as the grading sandbox builds them
+    Args:
+        mistake: a Mistake from MISTAKES.
+        judge: a grading.judge.Judge over grading.cases.grading_cases(); the models are built here from the mistake's
+            function, as the grading sandbox builds them
     """
     function = build(mistake)
     for case in judge.cases.values():
