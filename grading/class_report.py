@@ -41,9 +41,11 @@ def class_mistakes(results):
     for result in results:
         for function, outcome in result.functions.items():
             graded = outcome.message and "not graded" not in outcome.message.lower()[:len(function) + 20]
-            follows = any(f"NameError: name '{other}' is not defined" in outcome.message
-                          for other in result.functions if other != function) or any(
-                result.functions[block].points == 0 for block in BUILT_ON.get(function, ()) if block in result.functions)
+            calls_a_failed_cell = any(f"NameError: name '{other}' is not defined" in outcome.message
+                                      for other in result.functions if other != function)
+            built_on_a_failing_block = any(result.functions[block].points == 0
+                                           for block in BUILT_ON.get(function, ()) if block in result.functions)
+            follows = calls_a_failed_cell or built_on_a_failing_block
             if outcome.points == 0 and graded and not follows:
                 kind = (function, *mistake_kind(function, outcome.message))
                 counts[kind] += 1

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.reference import graded_cells
 from instructor.learner_mistakes import MISTAKES_BY_NAME, edited_source
+from instructor.reference import graded_cells
 from signs.constants import OUTPUTS_DIR
 from tools.autograde import autograde  # sets TensorFlow's log level before importing it
 from tools.release import STUDENT_NOTEBOOK
