@@ -17,7 +17,7 @@ from distributed.scheduler import KilledWorker
 from tqdm import tqdm
 
 from grading import sandbox
-from signs.constants import PROJECT_DIR as REPO
+from signs.constants import PROJECT_DIR
 
 # Seconds without a finished submission after which the run checks that some worker is still connected.
 STALL_NOTICE_SECONDS = 60
@@ -31,7 +31,7 @@ class WorkerMismatch(RuntimeError):
 
 
 @functools.cache
-def grading_code_version(root=REPO):
+def grading_code_version(root=PROJECT_DIR):
     """A digest of the grading code and the solution source, the same on every machine of one commit.
 
     Computed once per process: a worker keeps the version of the files it started with, which is the code it runs.

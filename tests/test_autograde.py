@@ -19,7 +19,7 @@ import pytest
 from autograde_fixtures import FIXTURE_CLASS, HOSTILE_CLASS, OTHER_ASSIGNMENT, write_class
 from grading.submission import case_collisions, locked_cell_notes, read_layout, solution_cells, triage
 from instructor.reference import graded_cells
-from signs.constants import PROJECT_DIR as REPO
+from signs.constants import PROJECT_DIR
 from tools.release import STUDENT_NOTEBOOK, nbgrader_command
 
 COLUMNS = ["student", "identity_block", "convolutional_block", "ResNet50", "total", "max_total", "status",
@@ -32,7 +32,7 @@ def run_autograde(submissions, output_dir, *options):
     """Run the autograde command as `make autograde` does; returns the finished process."""
     command = [sys.executable, "-m", "tools.autograde", str(submissions), "--workers", "2", "--timeout", "10",
                "--wall-timeout", "40", "--output-dir", str(output_dir), *options]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True)
 
 
 def read_grades(output_dir):
@@ -45,8 +45,9 @@ def digest(paths):
 
 
 def tracked_files():
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    return [REPO / name for name in listed.split("\0") if name and (REPO / name).is_file()]
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_DIR, capture_output=True, text=True,
+                            check=True).stdout
+    return [PROJECT_DIR / name for name in listed.split("\0") if name and (PROJECT_DIR / name).is_file()]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def graded(tmp_path_factory):
     """The class, graded: (submissions folder, output folder, printed output, {student: CSV row}, digests before)."""
     work = tmp_path_factory.mktemp("autograde")
     submissions, output_dir = work / "submitted", work / "outputs"
-    paths = {"REPO": REPO, "SUBMISSIONS": submissions, "OUTPUTS": output_dir}
+    paths = {"REPO": PROJECT_DIR, "SUBMISSIONS": submissions, "OUTPUTS": output_dir}
     write_class(submissions, fixtures=EVERYONE, paths=paths)
     before = digest([*tracked_files(), *submissions.iterdir()])
     finished = run_autograde(submissions, output_dir)
@@ -100,7 +101,7 @@ def test_gradebook_holds_the_scores_for_nbgrader_export(graded, tmp_path):
     assert database.execute("SELECT count(*) FROM student").fetchone()[0] == len(rows)
     course = tmp_path / "course"
     course.mkdir()
-    shutil.copy(REPO / "instructor" / "nbgrader_config.py", course)
+    shutil.copy(PROJECT_DIR / "instructor" / "nbgrader_config.py", course)
     command, env = nbgrader_command("export", f"--CourseDirectory.root={course}",
                                     f"--CourseDirectory.db_url=sqlite:///{output_dir / 'gradebook.db'}",
                                     f"--to={tmp_path / 'export.csv'}")

@@ -21,7 +21,7 @@ from distributed import Client
 
 from autograde_fixtures import FIXTURE_CLASS, HOSTILE_CLASS, write_class, write_submission
 from grading.collect import collect
-from signs.constants import PROJECT_DIR as REPO
+from signs.constants import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
 CLASS = ["correct", "blank", "syntax_error", "convolutional_wrong", "resnet50_tailored", "exception"]
@@ -30,7 +30,8 @@ CLASS = ["correct", "blank", "syntax_error", "convolutional_wrong", "resnet50_ta
 def autograde(submissions, output_dir, *options, wait=True, env=None):
     command = [sys.executable, "-m", "tools.autograde", str(submissions), "--output-dir", str(output_dir),
                "--timeout", "10", "--wall-timeout", "60", *options]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env)
     if not wait:
         return process
     output, _ = process.communicate(timeout=600)
@@ -99,8 +100,8 @@ def test_a_submission_that_kills_its_worker_every_time_ends_as_a_row(tmp_path):
 
 
 def start(command, **keywords):
-    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env=dict(os.environ, PYTHONPATH=str(REPO)), **keywords)
+    return subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env=dict(os.environ, PYTHONPATH=str(PROJECT_DIR)), **keywords)
 
 
 def test_external_scheduler_with_a_worker_killed_mid_run_gives_the_same_grades(small_class, embedded, tmp_path):
