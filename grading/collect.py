@@ -30,7 +30,13 @@ LMS_PATTERNS = (
 
 @dataclass
 class Collection:
-    """submissions -- {student id: notebook bytes}; unusable -- [(entry, reason)]; source -- what was read."""
+    """What was collected.
+
+    Attributes:
+        submissions: {student id: notebook bytes}.
+        unusable: [(entry, reason)] for each entry that cannot be graded.
+        source: what was read, e.g. "archive moodle.zip".
+    """
 
     submissions: dict = field(default_factory=dict)
     unusable: list = field(default_factory=list)

@@ -101,7 +101,7 @@ def autograde(submissions, output_dir, workers, limits=sandbox.Limits(), sandbox
     """Grade {student: notebook bytes} and write grades.csv, feedback/, gradebook.db and class_report.html.
 
     Returns:
-    results -- one grading.grader.Result per student, sorted by student id
+        One grading.grader.Result per student, sorted by student id.
     """
     started = time.monotonic()
     output_dir = Path(output_dir)
