@@ -27,7 +27,7 @@ def mistake_kind(function, message):
     first = first[len(function) + 2:] if first.startswith(f"{function}: ") else first
     sentence = re.split(r"(?<=[a-z0-9)'\]])\. ", first)[0].rstrip(".")
     wording = re.sub(r"'[^']*'|\"[^\"]*\"", "…", sentence)
-    wording = re.sub(r"(?<![A-Za-z_])\d[\d,_.]*", "#", wording)  # numbers, not the digits of names like Conv2D
+    wording = re.sub(r"(?<![A-Za-z_\d])\d[\d,_.]*", "#", wording)  # numbers, not the digits of names like ResNet50
     return f"{function}/{hashlib.sha1(wording.encode()).hexdigest()[:8]}", wording
 
 

@@ -29,8 +29,8 @@ def test_messages_that_differ_only_in_numbers_and_names_are_one_kind():
     assert first == second
     assert first[0].startswith("identity_block/") and len(first[0]) == len("identity_block/") + 8
     assert mistake_kind("convolutional_block", STRIDE.format(1))[0] != first[0]
-    wording = mistake_kind("ResNet50", "ResNet50: at layer 26 the reference has Conv2D where yours has Add.")[1]
-    assert wording == "at layer # the reference has Conv2D where yours has Add"  # names keep their digits
+    wording = mistake_kind("ResNet50", "ResNet50: at layer 26 of ResNet50 the reference has Conv2D, not Add.")[1]
+    assert wording == "at layer # of ResNet50 the reference has Conv2D, not Add"  # names keep their digits
 
 
 def test_kinds_are_counted_over_the_class_most_common_first():
