@@ -3,7 +3,7 @@
 A task receives the submission's bytes and the run's `Grader` (layout, cases, limits, the seed of the judge's
 inputs), runs the sandbox on the worker's machine and returns the `Result`; only the client writes files. When a
 worker dies (killed, out of memory, machine gone), the scheduler runs its tasks again on another worker, so every
-submission ends with exactly one result. A submission whose task has taken down workers
+submission ends with exactly one result. A submission whose task was running on a dying worker more than
 `distributed.scheduler.allowed-failures` times (3 by default) ends as a row that says so instead of stopping the
 class. While no worker is connected the run waits, and says so on the terminal.
 """
