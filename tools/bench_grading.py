@@ -5,7 +5,8 @@ Writes classes of `--size` notebooks from the released notebook and the referenc
 submission and the mean cost of each stage. Three kinds of class:
 
 - correct: every notebook is the reference solution;
-- mixed: cycles through correct, unfinished, a window guessed instead of `f`, a fixed stride, a syntax error, a crash;
+- mixed: cycles through correct, unfinished, a window guessed instead of `f` and a fixed stride (both from the
+  mistake catalogue), a syntax error, a crash;
 - class: what a real class hands in, in a cycle of 40: 19 correct, 3 unfinished, 12 with a common mistake (from the
   mistake catalogue), a syntax error, a crash, and 4 hostile notebooks (killing the grading process, filling memory,
   a loop that never ends, starting processes).
@@ -41,17 +42,15 @@ COMMON_MISTAKES = {"id_relu_before_add": 2, "id_final_relu_missing": 1, "id_batc
                    "rn_stage3_too_few_blocks": 1, "rn_global_average_pooling": 1, "rn_softmax_missing": 1}
 
 
-def variant_cells(variant):
-    """{graded function: cell source} of one kind of submission, the reference's cells where it does not differ."""
-    reference = graded_cells()
+def variant_cells(variant, reference):
+    """{graded function: cell source} of one kind of submission; `reference` gives the cells where it does not differ.
+
+    A variant is "correct", "unfinished", "syntax_error", "crash", a key of HOSTILE or a mistake of the catalogue.
+    """
     if variant == "correct":
         changed = {}
     elif variant == "unfinished":
         changed = graded_cells(STUDENT_NOTEBOOK)
-    elif variant == "window_guessed":
-        changed = {"identity_block": reference["identity_block"].replace("kernel_size=f", "kernel_size=3")}
-    elif variant == "fixed_stride":
-        changed = {"convolutional_block": reference["convolutional_block"].replace("strides=s", "strides=2")}
     elif variant == "syntax_error":
         changed = {"ResNet50": "def ResNet50(input_shape=(64, 64, 3), classes=6)\n    pass\n"}
     elif variant == "crash":
@@ -66,7 +65,7 @@ def variant_cells(variant):
 
 CLASSES = {
     "correct": ["correct"],
-    "mixed": ["correct", "unfinished", "window_guessed", "fixed_stride", "syntax_error", "crash"],
+    "mixed": ["correct", "unfinished", "id_kernel_fixed_3", "cb_stride_fixed_2", "syntax_error", "crash"],
     "class": (["correct"] * 19 + ["unfinished"] * 3 + [name for name, count in COMMON_MISTAKES.items()
                                                           for _ in range(count)]
               + ["syntax_error", "crash", *HOSTILE]),
@@ -77,9 +76,11 @@ def write_class(folder, size, variants):
     """Write `size` submissions to `folder` as `student<number>_<variant>.ipynb`, cycling through `variants`."""
     folder.mkdir(parents=True)
     template = nbformat.read(STUDENT_NOTEBOOK, as_version=4)
+    reference = graded_cells()
+    sources_of = {variant: variant_cells(variant, reference) for variant in set(variants)}
     for number in range(size):
         variant = variants[number % len(variants)]
-        sources = variant_cells(variant)
+        sources = sources_of[variant]
         notebook = nbformat.from_dict(json.loads(json.dumps(template)))
         for cell in notebook.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
